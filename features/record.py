@@ -1,0 +1,139 @@
+"""The case record: one flat record per patient, the contract for the API, datasets and the simulator."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Annotated, Any, Literal, Self, get_args, get_origin
+
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+Sex = Literal["female", "male"]
+PainTrajectory = Literal["improving", "stable", "worsening"]
+PainRegion = Literal["cervical", "thoracic", "lumbar", "sacral"]
+CancerType = Literal["breast", "prostate", "lung", "kidney", "thyroid", "myeloma", "other"]
+SmokingStatus = Literal["never", "former", "current"]
+
+LABEL = "spinal_malignancy"
+DIAGNOSIS = "diagnosis"
+DIAGNOSES = (
+    "nonspecific",
+    "disc_herniation",
+    "fracture",
+    "infection",
+    "metastasis",
+    "primary_tumour",
+    "myeloma",
+)
+MALIGNANT_DIAGNOSES = frozenset({"metastasis", "primary_tumour", "myeloma"})
+
+Flag = Annotated[StrictBool | None, Field(default=None)]
+
+
+class CaseRecord(BaseModel):
+    """One patient with back pain; every clinical field may be missing (null = not recorded)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    age: int = Field(ge=18, le=110, description="Age in years; under 18 is out of scope.")
+    sex: Sex | None = None
+    pain_duration_weeks: float | None = Field(default=None, ge=0, le=520)
+    pain_trajectory: PainTrajectory | None = None
+    constant_pain: Flag = Field(default=None, description="Constant, unrelenting pain.")
+    night_pain: Flag = Field(default=None, description="Pain worse at night or waking the patient.")
+    pain_worse_lying_down: Flag = Field(default=None, description="Worse supine or in positions.")
+    no_relief_with_rest: Flag = None
+    failed_conservative_treatment: Flag = Field(
+        default=None, description="No improvement after 4 weeks of analgesics or physiotherapy."
+    )
+    pain_region: PainRegion | None = None
+    pain_score: int | None = Field(default=None, ge=0, le=10)
+    numbness_tingling: Flag = None
+    limb_weakness: Flag = None
+    sensory_loss: Flag = None
+    gait_difficulty: Flag = None
+    bowel_bladder_dysfunction: Flag = None
+    weight_kg: float | None = Field(default=None, ge=25, le=300)
+    unexplained_weight_loss_kg: float | None = Field(
+        default=None, ge=0, le=100, description="Unexplained weight loss over the last 6 months."
+    )
+    fatigue: Flag = None
+    fever: Flag = None
+    history_of_cancer: Flag = None
+    cancer_type: CancerType | None = Field(default=None, description="Only with history_of_cancer.")
+    years_since_cancer_diagnosis: float | None = Field(default=None, ge=0, le=80)
+    smoking_status: SmokingStatus | None = None
+    pack_years: float | None = Field(default=None, ge=0, le=200)
+    family_history_of_cancer: Flag = None
+    recent_trauma: Flag = None
+    steroid_use: Flag = None
+    immunosuppressed: Flag = None
+    esr_mm_per_h: float | None = Field(default=None, ge=0, le=200, description="Optional lab value.")
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Self:
+        for problem in consistency_problems(self.model_dump()):
+            raise ValueError(problem)
+        return self
+
+
+def consistency_problems(case: dict[str, Any]) -> list[str]:
+    """Cross-field contradictions in one case, each naming the field; used by the API and loaders."""
+    problems = []
+    for name in ("cancer_type", "years_since_cancer_diagnosis"):
+        if _present(case.get(name)) and case.get("history_of_cancer") is not True:
+            problems.append(f"{name}: given, but history_of_cancer is not true")
+    weight, loss = case.get("weight_kg"), case.get("unexplained_weight_loss_kg")
+    if _present(weight) and _present(loss) and loss >= weight:
+        problems.append("unexplained_weight_loss_kg: must be less than weight_kg")
+    pack_years = case.get("pack_years")
+    if _present(pack_years) and pack_years > 0 and case.get("smoking_status") == "never":
+        problems.append("pack_years: must be 0 when smoking_status is 'never'")
+    if (
+        _present(case.get("years_since_cancer_diagnosis"))
+        and case["years_since_cancer_diagnosis"] > case["age"]
+    ):
+        problems.append("years_since_cancer_diagnosis: greater than age")
+    return problems
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value == value  # NaN is "not recorded" too
+
+
+# The field kinds below are read from CaseRecord itself, so the class stays the one source of truth.
+FieldKind = Literal["bool", "enum", "int", "float"]
+
+
+def _kind_of(annotation: Any) -> tuple[FieldKind, tuple[str, ...]]:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    inner = args[0] if get_origin(annotation) in (typing.Union, types.UnionType) else annotation
+    if get_origin(inner) is Annotated:
+        inner = get_args(inner)[0]
+    if get_origin(inner) is Literal:
+        return "enum", tuple(get_args(inner))
+    if inner is bool:
+        return "bool", ()
+    if inner is int:
+        return "int", ()
+    return "float", ()
+
+
+FIELD_KINDS: dict[str, FieldKind] = {}
+ENUM_VALUES: dict[str, tuple[str, ...]] = {}
+RANGES: dict[str, tuple[float | None, float | None]] = {}
+for _name, _info in CaseRecord.model_fields.items():
+    _kind, _values = _kind_of(_info.annotation)
+    FIELD_KINDS[_name] = _kind
+    if _values:
+        ENUM_VALUES[_name] = _values
+    _ge = next((m.ge for m in _info.metadata if isinstance(m, Ge)), None)
+    _le = next((m.le for m in _info.metadata if isinstance(m, Le)), None)
+    if _ge is not None or _le is not None:
+        RANGES[_name] = (_ge, _le)  # type: ignore[assignment]
+
+FIELDS: tuple[str, ...] = tuple(CaseRecord.model_fields)
+REQUIRED_FIELDS: tuple[str, ...] = tuple(
+    n for n, info in CaseRecord.model_fields.items() if info.is_required()
+)
