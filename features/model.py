@@ -1,0 +1,195 @@
+"""The calibrated, explainable classifier that ends the model pipeline.
+
+It lives beside the features, not in training, because serving must unpickle it without importing
+training code. Probabilities are calibrated by a logistic recalibration of the booster margin
+(Platt scaling in log-odds); TreeSHAP contributions are scaled by the same slope, so
+``sigmoid(base + sum(contributions)) == probability`` holds exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Protocol, Self
+
+import numpy as np
+import numpy.typing as npt
+import xgboost as xgb
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from features.catalogue import FEATURE_NAMES, RED_FLAGS
+
+Matrix = npt.NDArray[np.float64]
+
+# Prevalence of spinal malignancy in back pain by setting (REFERENCES.md); a known prior shift.
+SETTING_PREVALENCE: dict[str, float] = {
+    "primary_care": 0.007,
+    "emergency": 0.015,
+    "oncology": 0.25,
+}
+
+ProgressFn = Callable[[int, int], None]
+
+
+def logit(p: float) -> float:
+    """Log-odds of a probability."""
+    return math.log(p / (1.0 - p))
+
+
+def sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Logistic function, stable for large |x|."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float64)
+
+
+def prior_shift(from_prevalence: float, to_prevalence: float) -> float:
+    """Log-odds to add to move a calibrated model from one prevalence to another."""
+    return logit(to_prevalence) - logit(from_prevalence)
+
+
+class ExplainableClassifier(Protocol):
+    """What serving needs of the final pipeline step."""
+
+    train_prevalence_: float
+
+    def decision_function(self, X: Matrix) -> Matrix: ...
+
+    def explain(self, X: Matrix) -> tuple[Matrix, Matrix]: ...
+
+
+class _Progress(xgb.callback.TrainingCallback):  # type: ignore[misc]
+    def __init__(self, report: ProgressFn, total: int) -> None:
+        self.report, self.total = report, total
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        self.report(epoch + 1, self.total)
+        return False
+
+
+class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Gradient-boosted trees on the red-flag matrix, with a Platt-scaled margin.
+
+    Monotone constraints follow each red flag's clinical direction in the catalogue (a red flag
+    present never lowers risk) when ``monotone`` is true.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 600,
+        learning_rate: float = 0.05,
+        max_depth: int = 4,
+        min_child_weight: float = 1.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 50,
+        monotone: bool = True,
+        random_state: int = 0,
+        n_jobs: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.monotone = monotone
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
+            "tree_method": "hist",
+            "eta": self.learning_rate,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "lambda": self.reg_lambda,
+            "seed": self.random_state,
+        }
+        if self.n_jobs:
+            params["nthread"] = self.n_jobs
+        if self.monotone:
+            params["monotone_constraints"] = "(" + ",".join(
+                str(flag.direction) for flag in RED_FLAGS
+            ) + ")"
+        return params
+
+    def fit(
+        self,
+        X: Matrix,
+        y: npt.ArrayLike,
+        eval_set: tuple[Matrix, npt.ArrayLike] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Self:
+        """Fit the booster with early stopping on ``eval_set``, then calibrate its margin there.
+
+        Without ``eval_set`` a stratified fifth of ``X`` is held out for both.
+        """
+        y = np.asarray(y, dtype=np.float64)
+        if X.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} red flags")
+        if eval_set is None:
+            from sklearn.model_selection import train_test_split
+
+            X, X_val, y, y_val = train_test_split(
+                X, y, test_size=0.2, stratify=y, random_state=self.random_state
+            )
+        else:
+            X_val, y_val = eval_set[0], np.asarray(eval_set[1], dtype=np.float64)
+        for name, labels in (("y", y), ("eval_set labels", y_val)):
+            if set(np.unique(labels)) != {0.0, 1.0}:
+                raise ValueError(f"{name} must contain both classes 0 and 1")
+        train = xgb.DMatrix(X, label=y, missing=np.nan)
+        valid = xgb.DMatrix(X_val, label=y_val, missing=np.nan)
+        callbacks = [_Progress(progress, self.n_estimators)] if progress else []
+        booster = xgb.train(
+            self._params(),
+            train,
+            num_boost_round=self.n_estimators,
+            evals=[(valid, "validation")],
+            early_stopping_rounds=self.early_stopping_rounds,
+            callbacks=callbacks,
+            verbose_eval=False,
+        )
+        self.best_iteration_ = int(booster.best_iteration)
+        self.booster_ = booster[: self.best_iteration_ + 1]
+        margin = self._margin(X_val)
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y_val)
+        self.slope_ = float(platt.coef_[0, 0])
+        self.intercept_ = float(platt.intercept_[0])
+        self.classes_ = np.array([0, 1])
+        self.train_prevalence_ = float(np.mean(y))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _margin(self, X: Matrix) -> Matrix:
+        return np.asarray(
+            self.booster_.inplace_predict(X, predict_type="margin", missing=np.nan),
+            dtype=np.float64,
+        )
+
+    def decision_function(self, X: Matrix) -> Matrix:
+        """Calibrated log-odds of malignancy."""
+        return self.intercept_ + self.slope_ * self._margin(X)
+
+    def predict_proba(self, X: Matrix) -> Matrix:
+        """Calibrated probabilities, columns for classes 0 and 1."""
+        p = sigmoid(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Matrix) -> npt.NDArray[np.int64]:
+        """Class at probability 0.5 (use the probability and the risk bands instead)."""
+        return (self.decision_function(X) > 0).astype(np.int64)
+
+    def explain(self, X: Matrix) -> tuple[Matrix, Matrix]:
+        """Exact TreeSHAP in calibrated log-odds: (base value per row, contribution per feature)."""
+        raw = self.booster_.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
+        raw = np.asarray(raw, dtype=np.float64)
+        base = self.intercept_ + self.slope_ * raw[:, -1]
+        return base, self.slope_ * raw[:, :-1]

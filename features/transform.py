@@ -1,0 +1,98 @@
+"""The scikit-learn transformer from case records to the engineered red-flag matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from features.catalogue import FEATURE_NAMES, RED_FLAGS, Columns
+from features.record import FIELD_KINDS
+
+CaseInput = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any]
+
+
+class CaseColumnsError(ValueError):
+    """A case column that cannot be read as its field's kind."""
+
+
+def case_columns(cases: CaseInput) -> Columns:
+    """Case records as column arrays: numbers and booleans as float64 (NaN missing), enums as objects.
+
+    Accepts a DataFrame (any column may be absent: not recorded), a sequence of record dicts, or a
+    mapping of column name to values. Columns that are not case fields (labels) are ignored.
+    """
+    if isinstance(cases, pd.DataFrame):
+        n = len(cases)
+        raw: Mapping[str, Any] = {name: cases[name] for name in FIELD_KINDS if name in cases}
+    elif isinstance(cases, Mapping):
+        n = len(next(iter(cases.values()))) if cases else 0
+        raw = cases
+    else:
+        n = len(cases)
+        raw = {name: [case.get(name) for case in cases] for name in FIELD_KINDS}
+    columns: dict[str, npt.NDArray[np.generic]] = {}
+    for name, kind in FIELD_KINDS.items():
+        values = raw.get(name)
+        if values is None:
+            columns[name] = (
+                np.full(n, None, dtype=object) if kind == "enum" else np.full(n, np.nan)
+            )
+        elif kind == "enum":
+            columns[name] = _as_enum(values)
+        else:
+            columns[name] = _as_float(name, values)
+    return columns
+
+
+def _as_float(name: str, values: Any) -> npt.NDArray[np.float64]:
+    if isinstance(values, pd.Series):
+        try:
+            return values.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as error:
+            raise CaseColumnsError(f"column '{name}' is not numeric: {error}") from error
+    try:
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise CaseColumnsError(f"column '{name}' is not numeric: {error}") from error
+
+
+def _as_enum(values: Any) -> npt.NDArray[np.object_]:
+    if isinstance(values, pd.Series):
+        return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
+    return np.array([None if v is None else str(v) for v in values], dtype=object)
+
+
+class RedFlagFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Derives every red flag of the catalogue from case records; stateless, so fit only checks."""
+
+    def fit(self, X: CaseInput, y: Any = None) -> Self:
+        """Check that the cases can be read; there is nothing to learn."""
+        self.transform(X)
+        self.feature_names_out_ = np.array(FEATURE_NAMES, dtype=object)
+        self.n_features_out_ = len(FEATURE_NAMES)
+        return self
+
+    def transform(self, X: CaseInput) -> npt.NDArray[np.float64]:
+        """The engineered matrix, one column per red flag in catalogue order."""
+        columns = case_columns(X)
+        n = len(columns["age"])
+        matrix = np.empty((n, len(RED_FLAGS)), dtype=np.float64)
+        for j, flag in enumerate(RED_FLAGS):
+            matrix[:, j] = flag.derive(columns)
+        return matrix
+
+    def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
+        """Feature names of the engineered matrix."""
+        return np.array(FEATURE_NAMES, dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.dict = True
+        tags.requires_fit = False
+        return tags
