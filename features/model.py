@@ -17,6 +17,7 @@ import numpy.typing as npt
 import xgboost as xgb
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 
 from features.catalogue import FEATURE_NAMES, RED_FLAGS
 
@@ -57,7 +58,7 @@ class ExplainableClassifier(Protocol):
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]: ...
 
 
-class _Progress(xgb.callback.TrainingCallback):  # type: ignore[misc]
+class _Progress(xgb.callback.TrainingCallback):
     def __init__(self, report: ProgressFn, total: int) -> None:
         self.report, self.total = report, total
 
@@ -115,9 +116,9 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
         if self.n_jobs:
             params["nthread"] = self.n_jobs
         if self.monotone:
-            params["monotone_constraints"] = "(" + ",".join(
-                str(flag.direction) for flag in RED_FLAGS
-            ) + ")"
+            params["monotone_constraints"] = (
+                "(" + ",".join(str(flag.direction) for flag in RED_FLAGS) + ")"
+            )
         return params
 
     def fit(
@@ -164,7 +165,7 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
         self.slope_ = float(platt.coef_[0, 0])
         self.intercept_ = float(platt.intercept_[0])
         self.classes_ = np.array([0, 1])
-        self.train_prevalence_ = float(np.mean(y))
+        self.train_prevalence_ = float(np.mean(np.asarray(y, dtype=np.float64)))
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -193,3 +194,33 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
         raw = np.asarray(raw, dtype=np.float64)
         base = self.intercept_ + self.slope_ * raw[:, -1]
         return base, self.slope_ * raw[:, :-1]
+
+
+class RiskPipeline(Pipeline):  # type: ignore[misc]
+    """Feature engineering then a calibrated classifier: the one artefact logged to MLflow.
+
+    It is logged with ``predict_proba`` as the pyfunc entry point: ``mlflow.pyfunc`` users get
+    column 1 as the calibrated probability per case, the same number the API returns.
+    """
+
+    def predict_risk(self, X: Any) -> Matrix:
+        """Calibrated probability of spinal malignancy, one per case."""
+        return sigmoid(self.decision_function(X))
+
+    def explain(self, X: Any) -> tuple[Matrix, Matrix, Matrix]:
+        """(engineered matrix, base value per row, contribution per feature) in log-odds."""
+        matrix = self[:-1].transform(X)
+        base, contributions = self[-1].explain(matrix)
+        return matrix, base, contributions
+
+    @property
+    def classifier(self) -> ExplainableClassifier:
+        """The final, explainable step."""
+        return self[-1]  # type: ignore[no-any-return]
+
+
+def make_pipeline(classifier: BaseEstimator) -> RiskPipeline:
+    """The red-flag transformer followed by ``classifier``."""
+    from features.transform import RedFlagFeatures
+
+    return RiskPipeline([("features", RedFlagFeatures()), ("classifier", classifier)])

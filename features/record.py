@@ -1,4 +1,4 @@
-"""The case record: one flat record per patient, the contract for the API, datasets and the simulator."""
+"""The case record: one flat record per patient, the contract of the API, datasets and simulator."""
 
 from __future__ import annotations
 
@@ -69,7 +69,9 @@ class CaseRecord(BaseModel):
     recent_trauma: Flag = None
     steroid_use: Flag = None
     immunosuppressed: Flag = None
-    esr_mm_per_h: float | None = Field(default=None, ge=0, le=200, description="Optional lab value.")
+    esr_mm_per_h: float | None = Field(
+        default=None, ge=0, le=200, description="Optional lab value."
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
@@ -79,21 +81,24 @@ class CaseRecord(BaseModel):
 
 
 def consistency_problems(case: dict[str, Any]) -> list[str]:
-    """Cross-field contradictions in one case, each naming the field; used by the API and loaders."""
+    """Cross-field contradictions in one case, each naming the field (API and loaders)."""
     problems = []
     for name in ("cancer_type", "years_since_cancer_diagnosis"):
         if _present(case.get(name)) and case.get("history_of_cancer") is not True:
             problems.append(f"{name}: given, but history_of_cancer is not true")
     weight, loss = case.get("weight_kg"), case.get("unexplained_weight_loss_kg")
-    if _present(weight) and _present(loss) and loss >= weight:
+    if weight is not None and loss is not None and _present(weight) and loss >= weight:
         problems.append("unexplained_weight_loss_kg: must be less than weight_kg")
     pack_years = case.get("pack_years")
-    if _present(pack_years) and pack_years > 0 and case.get("smoking_status") == "never":
-        problems.append("pack_years: must be 0 when smoking_status is 'never'")
     if (
-        _present(case.get("years_since_cancer_diagnosis"))
-        and case["years_since_cancer_diagnosis"] > case["age"]
+        pack_years is not None
+        and _present(pack_years)
+        and pack_years > 0
+        and case.get("smoking_status") == "never"
     ):
+        problems.append("pack_years: must be 0 when smoking_status is 'never'")
+    years, age = case.get("years_since_cancer_diagnosis"), case.get("age")
+    if years is not None and age is not None and _present(years) and years > age:
         problems.append("years_since_cancer_diagnosis: greater than age")
     return problems
 

@@ -21,7 +21,7 @@ class CaseColumnsError(ValueError):
 
 
 def case_columns(cases: CaseInput) -> Columns:
-    """Case records as column arrays: numbers and booleans as float64 (NaN missing), enums as objects.
+    """Case records as column arrays: numbers and booleans float64 (NaN: missing), enums objects.
 
     Accepts a DataFrame (any column may be absent: not recorded), a sequence of record dicts, or a
     mapping of column name to values. Columns that are not case fields (labels) are ignored.
@@ -39,9 +39,7 @@ def case_columns(cases: CaseInput) -> Columns:
     for name, kind in FIELD_KINDS.items():
         values = raw.get(name)
         if values is None:
-            columns[name] = (
-                np.full(n, None, dtype=object) if kind == "enum" else np.full(n, np.nan)
-            )
+            columns[name] = np.full(n, None, dtype=object) if kind == "enum" else np.full(n, np.nan)
         elif kind == "enum":
             columns[name] = _as_enum(values)
         else:
@@ -52,7 +50,10 @@ def case_columns(cases: CaseInput) -> Columns:
 def _as_float(name: str, values: Any) -> npt.NDArray[np.float64]:
     if isinstance(values, pd.Series):
         try:
-            return values.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+            return np.asarray(
+                values.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan),
+                dtype=np.float64,
+            )
         except (TypeError, ValueError) as error:
             raise CaseColumnsError(f"column '{name}' is not numeric: {error}") from error
     try:

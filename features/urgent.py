@@ -1,4 +1,4 @@
-"""Safety rules that do not depend on the model: suspected spinal cord compression (NICE CG75/NG234)."""
+"""Safety rules independent of the model: suspected spinal cord compression (NICE CG75, NG234)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,169 @@
+"""Load the registered model and explain cases with it; knows nothing of HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from features.catalogue import FEATURE_NAMES, RED_FLAGS
+from features.model import SETTING_PREVALENCE, RiskPipeline, prior_shift, sigmoid
+from features.record import CaseRecord
+from features.urgent import assess_urgency
+
+_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
+_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+RISK_BANDS = ("low", "moderate", "high")
+
+
+class ModelUnavailableError(RuntimeError):
+    """No model could be loaded from the configured URI; the message says how to get one."""
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model produced a prediction."""
+
+    name: str | None
+    version: str | None
+    alias: str | None
+    run_id: str | None
+    uri: str
+
+    def as_response(self) -> dict[str, str | None]:
+        """The ``model`` object of a prediction response."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "run_id": self.run_id,
+        }
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to score, with what is known of its training run."""
+
+    pipeline: RiskPipeline
+    identity: ModelIdentity
+    metrics: dict[str, float]
+    params: dict[str, str]
+    loaded_at: str
+
+    @property
+    def train_prevalence(self) -> float:
+        """The prevalence the model's probabilities are calibrated to."""
+        return float(self.pipeline[-1].train_prevalence_)
+
+
+def load_model(uri: str, tracking_uri: str) -> LoadedModel:
+    """Resolve ``uri`` (``models:/name@alias``, ``models:/name/version``, ``runs:/…``); load it."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name = version = alias = run_id = None
+    load_uri = uri
+    try:
+        if match := _ALIAS_URI.match(uri):
+            name, alias = match["name"], match["alias"]
+            found = client.get_model_version_by_alias(name, alias)
+            version, run_id = str(found.version), found.run_id
+            load_uri = f"models:/{name}/{version}"  # pin it: the alias may move while we load
+        elif match := _VERSION_URI.match(uri):
+            name, version = match["name"], match["version"]
+            run_id = client.get_model_version(name, version).run_id
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        pipeline = mlflow.sklearn.load_model(load_uri)
+    except MlflowException as error:
+        raise ModelUnavailableError(
+            f"no model at {uri} ({error.message.splitlines()[0]}); train and register one with "
+            "`redflag train`, or point REDFLAG_MODEL_URI / MLFLOW_TRACKING_URI at a store with one"
+        ) from None
+    if not isinstance(pipeline, RiskPipeline):
+        raise ModelUnavailableError(f"{uri} is not a redflag model (got {type(pipeline).__name__})")
+    metrics: dict[str, float] = {}
+    params: dict[str, str] = {}
+    if run_id:
+        try:
+            run = client.get_run(run_id)
+            metrics, params = dict(run.data.metrics), dict(run.data.params)
+        except MlflowException:
+            pass  # the run may live in another store; identity and scoring still work
+    return LoadedModel(
+        pipeline=pipeline,
+        identity=ModelIdentity(name, version, alias, run_id, uri),
+        metrics=metrics,
+        params=params,
+        loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def risk_band(probability: float, thresholds: tuple[float, float]) -> str:
+    """low below the first threshold, high at or above the second, moderate between."""
+    return RISK_BANDS[int(probability >= thresholds[0]) + int(probability >= thresholds[1])]
+
+
+def _value(x: float) -> float | int | None:
+    if x != x:
+        return None
+    return int(x) if float(x).is_integer() else round(float(x), 6)
+
+
+def explain_cases(
+    model: LoadedModel,
+    cases: Sequence[CaseRecord],
+    thresholds: tuple[float, float],
+    setting: str | None = None,
+) -> list[dict[str, Any]]:
+    """Probability, risk band, urgent flag and explanation for each case, in order.
+
+    With ``setting``, the log-odds are shifted from the training prevalence to that setting's, and
+    the explanation's base value with them, so ``sigmoid(base + sum) == probability`` still holds.
+    """
+    records = [case.model_dump() for case in cases]
+    features, classifier = model.pipeline[0], model.pipeline[-1]
+    matrix = features.transform(records)
+    base, contributions = classifier.explain(matrix)
+    log_odds = classifier.decision_function(matrix)
+    shift = 0.0
+    if setting is not None:
+        shift = prior_shift(model.train_prevalence, SETTING_PREVALENCE[setting])
+    probabilities = sigmoid(log_odds + shift)
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")
+    identity = model.identity.as_response()
+    results = []
+    for i, (case, record) in enumerate(zip(cases, records, strict=True)):
+        probability = float(probabilities[i])
+        urgent = assess_urgency(case)
+        results.append(
+            {
+                "probability": probability,
+                "risk_band": risk_band(probability, thresholds),
+                "urgent": {"flag": urgent.flag, "reasons": list(urgent.reasons)},
+                "explanation": {
+                    "space": "log_odds",
+                    "base_value": float(base[i] + shift),
+                    "contributions": [
+                        {
+                            "feature": FEATURE_NAMES[j],
+                            "label": RED_FLAGS[j].label,
+                            "value": _value(matrix[i, j]),
+                            "inputs": {name: record[name] for name in RED_FLAGS[j].inputs},
+                            "contribution": float(contributions[i, j]),
+                        }
+                        for j in order[i]
+                    ],
+                },
+                "setting": setting,
+                "model": identity,
+            }
+        )
+    return results

@@ -1,0 +1,50 @@
+"""Metadata of the model being served."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from features.catalogue import RED_FLAGS
+from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
+from serving.core import RISK_BANDS
+from serving.deps import ModelDep, SettingsDep
+
+router = APIRouter(prefix="/v1", tags=["model"])
+
+
+@router.get("/model")
+async def model_info(model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
+    """Name, version, alias, run, training metrics, features, risk bands and intended use."""
+    simulated = model.params.get("data", "simulated") == "simulated"
+    low, high = settings.risk_thresholds
+    return {
+        **model.identity.as_response(),
+        "uri": model.identity.uri,
+        "loaded_at": model.loaded_at,
+        "training": {
+            "simulated_data": simulated,
+            "params": model.params,
+            "train_prevalence": model.train_prevalence,
+        },
+        "metrics": model.metrics,
+        "risk_bands": {
+            "bands": list(RISK_BANDS),
+            "thresholds": {"moderate_from": low, "high_from": high},
+        },
+        "features": [
+            {
+                "name": flag.name,
+                "label": flag.label,
+                "inputs": list(flag.inputs),
+                "direction": flag.direction,
+                "source": flag.source,
+            }
+            for flag in RED_FLAGS
+        ],
+        "intended_use": INTENDED_USE,
+        "training_data": SIMULATED_DATA_WARNING if simulated else "Trained on user-supplied cases.",
+        "simulated_data_warning": SIMULATED_DATA_WARNING,
+        "not_a_medical_device": NOT_A_MEDICAL_DEVICE,
+    }
