@@ -78,7 +78,7 @@ def simulate_cohort(n: int, seed: int, setting: str = "primary_care") -> pd.Data
     cols["pack_years"] = np.where(smoking == "never", 0.0, rng.uniform(1, 40, n).round(1))
     cancer = np.asarray(cols["history_of_cancer"], dtype=bool)
     types = np.array(["breast", "prostate", "lung", "kidney", "thyroid", "myeloma", "other"])
-    cols["cancer_type"] = np.where(cancer, rng.choice(types, n), None)
+    cols["cancer_type"] = np.where(cancer, rng.choice(types, n).astype(object), np.array(None))
     years = np.minimum(rng.uniform(0, 15, n), age - 17).round(1)
     cols["years_since_cancer_diagnosis"] = np.where(cancer, years, np.nan)
     cols["esr_mm_per_h"] = np.where(
