@@ -1,0 +1,41 @@
+"""Fixtures shared across the suite: one small model trained into a temporary MLflow store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.store import tracking_uri
+from serving.core import LoadedModel, load_model
+from training.fit import TrainOptions, TrainResult, train
+from training.simulate import simulate_cohort
+
+
+@dataclass(frozen=True)
+class TrainedStore:
+    home: Path
+    tracking_uri: str
+    result: TrainResult
+    model: LoadedModel
+
+
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedStore]:
+    home = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REDFLAG_HOME", str(home))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        result = train(TrainOptions(n_cases=30_000, seed=7, setting="emergency"))
+        uri = tracking_uri()
+        model = load_model("models:/redflag-spinal-malignancy@champion", uri)
+        yield TrainedStore(home, uri, result, model)
+
+
+@pytest.fixture(scope="session")
+def fresh_cases() -> pd.DataFrame:
+    """Cases the model has not seen (another seed)."""
+    return simulate_cohort(3_000, seed=1234, setting="emergency")

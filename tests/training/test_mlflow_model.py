@@ -1,0 +1,82 @@
+"""The logged model through MLflow's own tools, and the registry aliases."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from features.record import CaseRecord
+from features.store import MODEL_NAME
+from serving.core import explain_cases
+from tests.conftest import TrainedStore
+from training.fit import TrainingError, TrainOptions, train
+from training.registry import version_by_alias
+
+
+def test_first_model_is_champion(trained_store: TrainedStore) -> None:
+    assert trained_store.result.alias == "champion"
+    assert trained_store.model.identity.version == trained_store.result.version
+    assert trained_store.model.identity.run_id == trained_store.result.run_id
+
+
+def test_pyfunc_gives_the_api_probability(
+    trained_store: TrainedStore, fresh_cases: pd.DataFrame
+) -> None:
+    mlflow.set_tracking_uri(trained_store.tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    sample = fresh_cases.head(300).drop(columns=["spinal_malignancy", "diagnosis"])
+    # As a data scientist would build it: plain Python values, unrecorded fields left out.
+    rows = [{k: v for k, v in r.items() if not pd.isna(v)} for r in sample.to_dict("records")]
+    from_pyfunc = np.asarray(pyfunc.predict(pd.DataFrame(rows)))[:, 1]
+    cases = [CaseRecord(**r) for r in rows]
+    from_api = [r["probability"] for r in explain_cases(trained_store.model, cases, (0.01, 0.05))]
+    np.testing.assert_allclose(from_pyfunc, from_api, rtol=1e-9, atol=1e-12)
+
+
+def test_run_records_what_it_was_trained_on(trained_store: TrainedStore) -> None:
+    run = MlflowClient(trained_store.tracking_uri).get_run(trained_store.result.run_id)
+    assert run.data.params["seed"] == "7"
+    assert run.data.params["n_cases"] == "30000"
+    assert run.data.params["setting"] == "emergency"
+    assert len(run.data.tags["data_digest"]) >= 8
+    for name in ("test_auroc", "test_auprc", "test_brier", "test_log_loss"):
+        assert name in run.data.metrics
+    assert 0.5 < run.data.metrics["test_auroc"] <= 1.0
+
+
+def test_signature_leaves_clinical_fields_optional(trained_store: TrainedStore) -> None:
+    info = mlflow.models.get_model_info(trained_store.result.model_uri)
+    required = {c.name for c in info.signature.inputs.inputs if c.required}
+    assert required == {"age"}
+
+
+def test_second_model_is_challenger(
+    trained_store: TrainedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDFLAG_HOME", str(trained_store.home))
+    result = train(TrainOptions(n_cases=5_000, seed=8, setting="oncology"))
+    client = MlflowClient(trained_store.tracking_uri)
+    assert result.alias == "challenger"
+    champion = version_by_alias(client, "champion")
+    assert champion is not None and str(champion.version) == trained_store.result.version
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (TrainOptions(n_cases=10), "--n-cases"),
+        (TrainOptions(setting="moon"), "--setting"),
+        (TrainOptions(seed=-1), "--seed"),
+        (TrainOptions(experiment=" "), "--experiment"),
+    ],
+)
+def test_bad_options_fail_before_touching_the_store(
+    options: TrainOptions, message: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDFLAG_HOME", str(tmp_path))
+    with pytest.raises(TrainingError, match=message):
+        train(options)
+    assert not (tmp_path / "mlruns").exists()  # type: ignore[operator]
