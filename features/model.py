@@ -100,7 +100,8 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _params(self) -> dict[str, Any]:
+    def booster_params(self) -> dict[str, Any]:
+        """XGBoost training parameters, monotone constraints included (also used on Dask)."""
         params: dict[str, Any] = {
             "objective": "binary:logistic",
             "eval_metric": "logloss",
@@ -150,7 +151,7 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
         valid = xgb.DMatrix(X_val, label=y_val, missing=np.nan)
         callbacks = [_Progress(progress, self.n_estimators)] if progress else []
         booster = xgb.train(
-            self._params(),
+            self.booster_params(),
             train,
             num_boost_round=self.n_estimators,
             evals=[(valid, "validation")],
@@ -158,15 +159,26 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
             callbacks=callbacks,
             verbose_eval=False,
         )
-        self.best_iteration_ = int(booster.best_iteration)
+        return self.calibrate_booster(booster, X_val, y_val, float(np.mean(y)))
+
+    def calibrate_booster(
+        self, booster: xgb.Booster, X_val: Matrix, y_val: npt.ArrayLike, train_prevalence: float
+    ) -> Self:
+        """Keep ``booster`` up to its best iteration and Platt-scale its margin on validation.
+
+        ``fit`` ends here; so does training on a Dask cluster, which fits the booster elsewhere.
+        """
+        y_val = np.asarray(y_val, dtype=np.float64)
+        best = getattr(booster, "best_iteration", None)
+        self.best_iteration_ = int(best) if best is not None else booster.num_boosted_rounds() - 1
         self.booster_ = booster[: self.best_iteration_ + 1]
         margin = self._margin(X_val)
         platt = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y_val)
         self.slope_ = float(platt.coef_[0, 0])
         self.intercept_ = float(platt.intercept_[0])
         self.classes_ = np.array([0, 1])
-        self.train_prevalence_ = float(np.mean(np.asarray(y, dtype=np.float64)))
-        self.n_features_in_ = X.shape[1]
+        self.train_prevalence_ = train_prevalence
+        self.n_features_in_ = X_val.shape[1]
         return self
 
     def _margin(self, X: Matrix) -> Matrix:

@@ -26,6 +26,7 @@ def test_pyfunc_gives_the_api_probability(
     trained_store: TrainedStore, fresh_cases: pd.DataFrame
 ) -> None:
     mlflow.set_tracking_uri(trained_store.tracking_uri)
+    mlflow.set_registry_uri(trained_store.tracking_uri)  # earlier tests may have moved both
     pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
     sample = fresh_cases.head(300).drop(columns=["spinal_malignancy", "diagnosis"])
     # As a data scientist would build it: plain Python values, unrecorded fields left out.
