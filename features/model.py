@@ -159,7 +159,9 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
             callbacks=callbacks,
             verbose_eval=False,
         )
-        return self.calibrate_booster(booster, X_val, y_val, float(np.mean(y)))
+        return self.calibrate_booster(
+            booster, X_val, y_val, float(np.mean(np.asarray(y, dtype=np.float64)))
+        )
 
     def calibrate_booster(
         self, booster: xgb.Booster, X_val: Matrix, y_val: npt.ArrayLike, train_prevalence: float
