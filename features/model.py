@@ -147,8 +147,9 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
         for name, labels in (("y", y), ("eval_set labels", y_val)):
             if set(np.unique(labels)) != {0.0, 1.0}:
                 raise ValueError(f"{name} must contain both classes 0 and 1")
-        train = xgb.DMatrix(X, label=y, missing=np.nan)
-        valid = xgb.DMatrix(X_val, label=y_val, missing=np.nan)
+        names = list(FEATURE_NAMES)
+        train = xgb.DMatrix(X, label=y, missing=np.nan, feature_names=names)
+        valid = xgb.DMatrix(X_val, label=y_val, missing=np.nan, feature_names=names)
         callbacks = [_Progress(progress, self.n_estimators)] if progress else []
         booster = xgb.train(
             self.booster_params(),
@@ -204,7 +205,8 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
 
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]:
         """Exact TreeSHAP in calibrated log-odds: (base value per row, contribution per feature)."""
-        raw = self.booster_.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
+        matrix = xgb.DMatrix(X, missing=np.nan, feature_names=list(FEATURE_NAMES))
+        raw = self.booster_.predict(matrix, pred_contribs=True)
         raw = np.asarray(raw, dtype=np.float64)
         base = self.intercept_ + self.slope_ * raw[:, -1]
         return base, self.slope_ * raw[:, :-1]
