@@ -1,10 +1,11 @@
-"""How a case frame compares with the calibration targets: flag by flag, prevalence, diagnosis mix."""
+"""How a case frame compares with the calibration targets: flags, prevalence, diagnosis mix."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features.record import DIAGNOSES, DIAGNOSIS, LABEL
@@ -75,42 +76,58 @@ def diagnosis_mix(df: pd.DataFrame) -> pd.Series:
 
 
 def format_report(df: pd.DataFrame, setting: str | None = None) -> str:
-    """Plain-text report of a cohort: flag table, prevalence and diagnosis mix (fits Markdown code)."""
-    report = cohort_report(df, TARGETS)
+    """Plain-text report of a cohort: flag table, prevalence and diagnosis mix.
+
+    Fixed-width, so it reads the same in a terminal, a log and a Markdown code block.
+    """
     lines = [
         f"Cohort of {len(df):,} cases" + (f" ({setting})" if setting else ""),
-        f"Red flags against the targets (tolerance +/-{TOLERANCE:.2f}; Deyo sensitivity is a floor;"
-        " each flag measured where its fields are recorded)",
-        "",
-        f"{'flag':<30} {'status':<9} {'sens':>5} {'target':>7} {'spec':>6} {'target':>7} "
-        f"{'LR+':>5} {'target':>6} {'n_mal':>6} {'ok':>3}",
+        f"Red flags against the primary-care targets (tolerance +/-{TOLERANCE:.2f}; the Deyo rule's"
+        " sensitivity is a floor; each flag measured where its fields are recorded)",
     ]
-    for row, target in zip(report.itertuples(index=False), TARGETS, strict=True):
-        floor = ">=" if target.sensitivity_is_floor else "  "
+    if setting not in (None, "primary_care"):
+        lines.append("The targets are primary-care figures: other settings need not match them.")
+    header = ("flag", "status", "sens", "target", "spec", "target", "LR+", "target", "n_mal", "ok")
+    lines += ["", _REPORT_ROW.format(*header)]
+    report = cohort_report(df, TARGETS)
+    for row, target in zip(report.to_dict("records"), TARGETS, strict=True):
+        floor = ">=" if target.sensitivity_is_floor else ""
         lines.append(
-            f"{row.flag:<30} {row.status:<9} {row.sensitivity:5.3f} {floor}{row.target_sensitivity:5.3f}"
-            f" {row.specificity:6.3f} {row.target_specificity:7.3f} {row.lr_positive:5.1f}"
-            f" {row.target_lr_positive:6.1f} {row.n_malignant:6d} {'yes' if row.within_tolerance else 'NO':>3}"
+            _REPORT_ROW.format(
+                row["flag"],
+                row["status"],
+                f"{row['sensitivity']:.3f}",
+                f"{floor}{row['target_sensitivity']:.3f}",
+                f"{row['specificity']:.3f}",
+                f"{row['target_specificity']:.3f}",
+                f"{row['lr_positive']:.1f}",
+                f"{row['target_lr_positive']:.1f}",
+                row["n_malignant"],
+                "yes" if row["within_tolerance"] else "NO",
+            )  # fmt: skip
         )
-    observed = prevalence(df)
-    lines += ["", f"Prevalence: {observed:.4f}"]
+    lines += ["", f"Prevalence: {prevalence(df):.4f}"]
     if setting is not None:
-        target = PREVALENCE[setting]
         ok = "yes" if prevalence_within_tolerance(df, setting) else "NO"
-        lines[-1] += f" (target {target:.4f}, within {PREVALENCE_REL_TOLERANCE:.0%}: {ok})"
+        lines[-1] += (
+            f" (target {PREVALENCE[setting]:.4f}, within {PREVALENCE_REL_TOLERANCE:.0%}: {ok})"
+        )
     if DIAGNOSIS in df.columns:
         lines += ["", "Diagnosis mix:"]
         lines += [f"  {name:<16} {share:7.4f}" for name, share in diagnosis_mix(df).items()]
     return "\n".join(lines) + "\n"
 
 
-def _label(df: pd.DataFrame) -> np.ndarray:
+_REPORT_ROW = "{:<30} {:<9} {:>6} {:>7} {:>6} {:>7} {:>5} {:>6} {:>6} {:>3}"
+
+
+def _label(df: pd.DataFrame) -> npt.NDArray[np.bool_]:
     if LABEL not in df.columns:
         raise ValueError(f"cohort_report: the frame has no '{LABEL}' column")
-    return df[LABEL].to_numpy(dtype=np.int64) == 1
+    return np.asarray(df[LABEL].to_numpy(dtype=np.int64) == 1)
 
 
-def _share(positive: np.ndarray, among: np.ndarray) -> float:
+def _share(positive: npt.NDArray[np.bool_], among: npt.NDArray[np.bool_]) -> float:
     count = int(among.sum())
     return float(positive[among].sum() / count) if count else math.nan
 

@@ -261,8 +261,9 @@ class _Checker:
         given = diagnosis.notna().to_numpy()
         malignant = diagnosis.isin(MALIGNANT_DIAGNOSES).to_numpy()
         contradicts = given & (malignant != (label.to_numpy() == 1))
-        self.fail(DIAGNOSIS, contradicts, f"contradict {LABEL} (malignant diagnoses are "
-                  f"{', '.join(sorted(MALIGNANT_DIAGNOSES))} and only they have label 1)")  # fmt: skip
+        malignant_names = ", ".join(sorted(MALIGNANT_DIAGNOSES))
+        problem = f"contradict {LABEL}: only {malignant_names} have label 1"
+        self.fail(DIAGNOSIS, contradicts, problem)
         return diagnosis
 
 

@@ -1,4 +1,4 @@
-"""Pandas dtypes of a case frame, read from the case record, shared by the simulator and the loader."""
+"""Pandas dtypes of a case frame, read from the case record; shared by simulator and loader."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
+from features.record import DIAGNOSIS, FIELD_KINDS, FIELDS, LABEL
 
 # Nullable dtypes so that "not recorded" survives every field kind; floats keep NaN for XGBoost.
 _DTYPE_OF_KIND = {"bool": "boolean", "int": "Int64", "float": "float64", "enum": "string"}
@@ -33,14 +33,10 @@ def float_column(values: npt.NDArray[np.floating], missing: npt.NDArray[np.bool_
 
 def enum_column(codes: npt.NDArray[np.integer], categories: tuple[str, ...]) -> pd.Series:
     """A pandas "string" column from category codes; code -1 is <NA>."""
-    categorical = pd.Categorical.from_codes(codes.astype(np.int64), categories=list(categories))
+    categorical = pd.Categorical.from_codes(
+        codes.astype(np.int64), categories=pd.Index(list(categories))
+    )
     return pd.Series(categorical.astype("string"))
-
-
-def enum_codes(name: str, values: tuple[str, ...]) -> dict[str, int]:
-    """Code of each allowed value of enum field `name` (or of `diagnosis`)."""
-    allowed = DIAGNOSES if name == DIAGNOSIS else ENUM_VALUES[name]
-    return {value: allowed.index(value) for value in values}
 
 
 def output_columns(with_diagnosis: bool) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,8 @@ from training.schema import bool_column, enum_column, float_column, int_column
 from training.targets import PREVALENCE, SETTINGS, TARGETS_BY_NAME
 
 FloatArray = npt.NDArray[np.float64]
+# Log-odds shifts come out of numpy arithmetic on bools and floats as any floating dtype.
+Shift = npt.NDArray[np.floating[Any]] | float
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
@@ -77,6 +80,51 @@ _MISSING_BY_SETTING: dict[str, dict[str, float]] = {
     # Oncology follow-up knows the cancer history and weighs patients at each visit.
     "oncology": {"weight_kg": 0.08, "esr_mm_per_h": 0.25, "history_of_cancer": 0.0,
                  "cancer_type": 0.02, "years_since_cancer_diagnosis": 0.08},
+}  # fmt: skip
+
+# How each cause shifts the log-odds of each calibrated flag, relative to nonspecific pain. Only
+# differences within a side matter: the side's intercept is solved to hit the target.
+_CAUSE_LOGIT: dict[str, dict[str, float]] = {
+    # Fracture and myeloma in the old, disc herniation and primary tumours in the younger.
+    "age_50_or_over": {"disc_herniation": -1.0, "fracture": 2.5, "infection": 1.0,
+                       "primary_tumour": -1.0, "myeloma": 1.5},
+    # Cord compression (malignancy) or a compressed root (disc herniation).
+    "any_neuro_deficit": {"disc_herniation": 3.5, "fracture": 0.5, "infection": 1.0,
+                          "primary_tumour": 0.5, "myeloma": -0.3},
+    "history_of_cancer": {"disc_herniation": -0.3, "fracture": 0.5, "infection": 0.8,
+                          "metastasis": 1.5, "primary_tumour": -2.5, "myeloma": -2.0},
+    "unexplained_weight_loss": {"disc_herniation": -0.5, "fracture": 0.3, "infection": 1.5,
+                                "primary_tumour": -0.5, "myeloma": 0.3},
+    "duration_over_4_weeks": {"disc_herniation": -0.5, "fracture": -0.5, "infection": 0.3,
+                              "primary_tumour": 0.5},
+    "failed_conservative_treatment": {"disc_herniation": 0.5, "fracture": 0.3, "infection": 0.8,
+                                      "primary_tumour": 0.3},
+    "progressive_pain": {"disc_herniation": -1.5, "fracture": 0.5, "infection": 1.5},
+    "no_relief_with_rest": {"disc_herniation": -0.3, "fracture": 0.5, "infection": 1.0},
+    "night_pain": {"fracture": 0.3, "infection": 1.2},
+    "thoracic_pain": {"disc_herniation": -2.0, "fracture": 2.0, "infection": 0.5, "myeloma": 0.3},
+    "fatigue": {"fracture": 0.2, "infection": 1.5, "myeloma": 0.8},
+    "fever": {"disc_herniation": -0.5, "infection": 4.0, "myeloma": 0.3},
+    "current_smoker": {"disc_herniation": 0.2, "fracture": 0.3, "infection": 0.5},
+    "esr_20_or_more": {"fracture": 0.3, "infection": 3.0, "primary_tumour": -0.5, "myeloma": 2.0},
+}  # fmt: skip
+# Probabilities of the findings that are not calibrated, by cause.
+_CAUSE_RATE: dict[str, dict[str, float]] = {
+    "female": {"nonspecific": 0.55, "disc_herniation": 0.45, "fracture": 0.70, "infection": 0.40,
+               "metastasis": 0.45, "primary_tumour": 0.5, "myeloma": 0.45},
+    # Radiculopathy from a disc settles: most non-progressive disc pain is improving.
+    "improving": {"nonspecific": 0.5, "disc_herniation": 0.75, "fracture": 0.35,
+                  "infection": 0.2, "metastasis": 0.25, "primary_tumour": 0.25, "myeloma": 0.25},
+    "immunosuppressed": {"nonspecific": 0.03, "disc_herniation": 0.02, "fracture": 0.08,
+                         "infection": 0.35, "metastasis": 0.08, "primary_tumour": 0.06,
+                         "myeloma": 0.20},
+    "steroid_use": {"nonspecific": 0.03, "disc_herniation": 0.02, "fracture": 0.22,
+                    "infection": 0.10, "metastasis": 0.06, "primary_tumour": 0.05, "myeloma": 0.08},
+    "recent_trauma": {"nonspecific": 0.08, "disc_herniation": 0.12, "fracture": 0.45,
+                      "infection": 0.03, "metastasis": 0.04, "primary_tumour": 0.04,
+                      "myeloma": 0.04},
+    "pain_score": {"nonspecific": 4.8, "disc_herniation": 6.3, "fracture": 7.0, "infection": 6.8,
+                   "metastasis": 6.3, "primary_tumour": 6.0, "myeloma": 6.3},  # a mean, not a rate
 }  # fmt: skip
 
 _CALIBRATION_SEED = 20261201
@@ -138,7 +186,7 @@ def _diagnosis_probabilities(setting: str, prevalence: float | None = None) -> F
         probs[_DX[name]] = (1 - prev) * share
     for name, share in _MALIGNANT_MIX[setting].items():
         probs[_DX[name]] = prev * share
-    return probs / probs.sum()
+    return np.asarray(probs / probs.sum(), dtype=np.float64)
 
 
 def _missing_rates(setting: str) -> dict[str, float]:
@@ -177,8 +225,8 @@ def _solve_intercept(eta: FloatArray, rate: float) -> float:
     return b
 
 
-def _sigmoid(x: FloatArray) -> FloatArray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+def _sigmoid(x: Shift) -> FloatArray:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float64)
 
 
 def _pick(
@@ -203,32 +251,36 @@ class _Cohort:
     missing: dict[str, BoolArray] = field(default_factory=dict)
     latent: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
 
-    @property
-    def n(self) -> int:
-        return len(self.dx)
+    def __post_init__(self) -> None:
+        self.n = len(self.dx)
+        self.malignant: BoolArray = np.isin(self.dx, _MALIGNANT_CODES)
 
-    def by_dx(self, **per_dx: float) -> FloatArray:
+    def by_dx(self, table: dict[str, float]) -> FloatArray:
         """Per-case value from per-diagnosis values; diagnoses not named get 0."""
-        table = np.array([per_dx.get(name, 0.0) for name in DIAGNOSES])
-        return table[self.dx]
+        return np.array([table.get(name, 0.0) for name in DIAGNOSES])[self.dx]
 
     def is_dx(self, name: str) -> BoolArray:
-        return self.dx == _DX[name]
+        return np.asarray(self.dx == _DX[name])
 
-    def score(self, name: str, eta: FloatArray) -> FloatArray:
-        """Latent logistic score of calibrated flag `name`: positive with its calibrated odds."""
-        malignant = self.latent["malignant"]
+    def score(self, name: str, eta: Shift) -> FloatArray:
+        """Latent logistic score of calibrated flag `name`: positive with its calibrated odds.
+
+        Args:
+            name: the target's name; its per-cause offsets are added to `eta`.
+            eta: the case's log-odds shift from what was drawn before.
+        """
+        total: FloatArray = np.asarray(self.by_dx(_CAUSE_LOGIT.get(name, {})) + eta, np.float64)
         if self.solving:
             target = TARGETS_BY_NAME[name]
             self.intercepts[name] = (
-                _solve_intercept(eta[~malignant], 1 - target.specificity),
-                _solve_intercept(eta[malignant], target.sensitivity),
+                _solve_intercept(total[~self.malignant], 1 - target.specificity),
+                _solve_intercept(total[self.malignant], target.sensitivity),
             )
         b_other, b_malignant = self.intercepts[name]
-        shift = np.where(malignant, b_malignant, b_other)
-        return shift + eta + self.rng.logistic(size=self.n)
+        shift = np.where(self.malignant, b_malignant, b_other)
+        return np.asarray(shift + total + self.rng.logistic(size=self.n), dtype=np.float64)
 
-    def flag(self, name: str, eta: FloatArray) -> BoolArray:
+    def flag(self, name: str, eta: Shift = 0.0) -> BoolArray:
         return self.score(name, eta) > 0
 
     def chance(self, p: FloatArray | float) -> BoolArray:
@@ -236,80 +288,62 @@ class _Cohort:
 
     def draw(self) -> None:
         """Draw every field, cause first."""
-        rng, n, dx = self.rng, self.n, self.dx
-        malignant = np.isin(dx, _MALIGNANT_CODES)
-        self.latent["malignant"] = malignant
+        rng, n, malignant = self.rng, self.n, self.malignant
         metastasis = self.is_dx("metastasis")
-
         primary = np.where(metastasis, _pick(rng, _PRIMARY_MIX, _CANCER, n), -1)
         lung_primary = primary == _CT["lung"]
-        p_female = self.by_dx(nonspecific=0.55, disc_herniation=0.45, fracture=0.70,
-                              infection=0.40, metastasis=0.45, primary_tumour=0.5, myeloma=0.45)  # fmt: skip
+        p_female = self.by_dx(_CAUSE_RATE["female"])
         p_female = np.where(primary == _CT["breast"], 1.0, p_female)
-        p_female = np.where(primary == _CT["prostate"], 0.0, p_female)
-        female = self.chance(p_female)
+        female = self.chance(np.where(primary == _CT["prostate"], 0.0, p_female))
 
-        # Age: fracture and myeloma in the old, disc herniation and primary tumours younger.
-        age_score = self.score("age_50_or_over", self.by_dx(
-            disc_herniation=-1.0, fracture=2.5, infection=1.0, primary_tumour=-1.0, myeloma=1.5))  # fmt: skip
+        age_score = self.score("age_50_or_over", np.zeros(n))
         age = np.floor(18 + 92 * _sigmoid(_AGE_SLOPE * age_score + _AGE_OFFSET)).astype(np.int64)
-        old = age >= 50
-        young_malignant = malignant & ~old
-        age_from_50 = (age - 50).astype(np.float64)
+        young_malignant = malignant & (age < 50)
+        from_50 = (age - 50).astype(np.float64)
+        older_other = np.where(malignant, 0.0, 0.02 * from_50)  # age raises flags without cancer
 
-        # Deficit from cord compression (malignancy) or a compressed root (disc herniation).
-        deficit = self.flag("any_neuro_deficit", self.by_dx(
-            disc_herniation=3.5, fracture=0.5, infection=1.0, primary_tumour=0.5, myeloma=-0.3))  # fmt: skip
+        deficit = self.flag("any_neuro_deficit")
         cord_compression = malignant & deficit
 
         # The Deyo rule misses almost no cancer: a malignancy under 50 nearly always shows one of
         # the other three flags, so their odds rise together in young malignant cases lacking one.
-        history = self.flag("history_of_cancer", self.by_dx(
-            disc_herniation=-0.3, fracture=0.5, infection=0.8, metastasis=1.5,
-            primary_tumour=-2.5, myeloma=-2.0) + np.where(malignant, 0.0, 0.03 * age_from_50)
-            + 2.0 * young_malignant)  # fmt: skip
+        history = self.flag("history_of_cancer", 1.5 * older_other + 2.0 * young_malignant)
         if self.setting == "oncology":
             history = np.ones(n, dtype=bool)
-        weight_loss = self.flag("unexplained_weight_loss", self.by_dx(
-            disc_herniation=-0.5, fracture=0.3, infection=1.5, primary_tumour=-0.5, myeloma=0.3)
-            + np.where(malignant, 0.0, 0.02 * age_from_50) + 2.5 * (young_malignant & ~history))  # fmt: skip
+        weight_loss = self.flag(
+            "unexplained_weight_loss", older_other + 2.5 * (young_malignant & ~history)
+        )
         undeclared = young_malignant & ~history & ~weight_loss
-        duration_score = self.score("duration_over_4_weeks", self.by_dx(
-            disc_herniation=-0.5, fracture=-0.5, infection=0.3, primary_tumour=0.5)
-            + 0.3 * weight_loss + 2.0 * undeclared)  # fmt: skip
-        duration = np.ceil(10 * np.minimum(4 * np.exp(_DURATION_SLOPE * duration_score), 520)) / 10
+        duration_score = self.score("duration_over_4_weeks", 0.3 * weight_loss + 2.0 * undeclared)
+        weeks = np.minimum(4 * np.exp(_DURATION_SLOPE * duration_score), 520)
+        duration = np.ceil(10 * weeks) / 10  # ceil keeps "> 4 weeks" exactly "score > 0"
         long_pain = duration > 4
         # "Failed conservative treatment" means no improvement after 4 weeks: only in longer pain.
-        failed = self.flag("failed_conservative_treatment", np.where(long_pain, self.by_dx(
-            disc_herniation=0.5, fracture=0.3, infection=0.8, primary_tumour=0.3)
-            + np.where(malignant, 0.0, 0.02 * age_from_50) + 3.0 * undeclared, -40.0))  # fmt: skip
+        failed = self.flag(
+            "failed_conservative_treatment",
+            np.where(long_pain, older_other + 3.0 * undeclared, -40.0),
+        )
 
-        progressive = self.flag("progressive_pain", self.by_dx(
-            disc_herniation=-1.5, fracture=0.5, infection=1.5)
-            + 0.8 * long_pain + 0.5 * failed + 1.0 * cord_compression)  # fmt: skip
+        progressive = self.flag(
+            "progressive_pain", 0.8 * long_pain + 0.5 * failed + 1.0 * cord_compression
+        )
         pattern = rng.random(n)
         constant = progressive & ((pattern < 0.35) | (pattern >= 0.60))
         worsening = progressive & (pattern >= 0.35)
-        # Radiculopathy from a disc settles: most non-progressive disc pain is improving.
-        improving = ~progressive & self.chance(self.by_dx(
-            nonspecific=0.5, disc_herniation=0.75, fracture=0.35, infection=0.2, metastasis=0.25,
-            primary_tumour=0.25, myeloma=0.25))  # fmt: skip
+        improving = ~progressive & self.chance(self.by_dx(_CAUSE_RATE["improving"]))
         trajectory = np.where(worsening, 2, np.where(improving, 0, 1))
 
-        no_relief = self.flag("no_relief_with_rest", self.by_dx(
-            disc_herniation=-0.3, fracture=0.5, infection=1.0) + 1.0 * progressive)  # fmt: skip
-        night = self.flag("night_pain", self.by_dx(fracture=0.3, infection=1.2)
-                          + 0.5 * cord_compression + 0.6 * progressive)  # fmt: skip
-        lying = self.chance(_sigmoid(-1.8 + 1.5 * night + 0.8 * malignant
-                                     + 0.5 * self.is_dx("fracture")))  # fmt: skip
+        no_relief = self.flag("no_relief_with_rest", 1.0 * progressive)
+        night = self.flag("night_pain", 0.5 * cord_compression + 0.6 * progressive)
+        fracture = self.is_dx("fracture")
+        lying = self.chance(_sigmoid(-1.8 + 1.5 * night + 0.8 * malignant + 0.5 * fracture))
 
         # Cord compression is mostly thoracic (70%), then lumbar (20%) and cervical (10%).
-        thoracic = self.flag("thoracic_pain", self.by_dx(
-            disc_herniation=-2.0, fracture=2.0, infection=0.5, myeloma=0.3)
-            + 2.5 * cord_compression)  # fmt: skip
+        thoracic = self.flag("thoracic_pain", 2.5 * cord_compression)
         region = self._region(thoracic, cord_compression)
 
         disc = self.is_dx("disc_herniation")
+        # A compressed cord brings weakness, sensory loss and gait difficulty together.
         weakness = deficit & self.chance(
             np.where(cord_compression, 0.85, np.where(disc, 0.65, 0.6))
         )
@@ -318,50 +352,44 @@ class _Cohort:
         )
         gait = deficit & self.chance(np.where(cord_compression, 0.70, np.where(disc, 0.15, 0.35)))
         weakness |= deficit & ~sensory & ~gait
-        numbness = self.chance(np.where(deficit, np.where(disc, 0.9, 0.55),
-                                        np.where(disc, 0.45, 0.08)))  # fmt: skip
+        numbness = self.chance(
+            np.where(deficit, np.where(disc, 0.9, 0.55), np.where(disc, 0.45, 0.08))
+        )
         sphincter = self.flag("bowel_bladder_dysfunction", 4.0 * deficit + 0.5 * disc)
 
-        fatigue = self.flag("fatigue", self.by_dx(fracture=0.2, infection=1.5, myeloma=0.8)
-                            + 2.0 * weight_loss)  # fmt: skip
-        immunosuppressed = self.chance(self.by_dx(
-            nonspecific=0.03, disc_herniation=0.02, fracture=0.08, infection=0.35, metastasis=0.08,
-            primary_tumour=0.06, myeloma=0.20) + 0.12 * history)  # fmt: skip
-        fever = self.flag("fever", self.by_dx(disc_herniation=-0.5, infection=4.0, myeloma=0.3)
-                          + 0.5 * immunosuppressed)  # fmt: skip
-        steroids = self.chance(self.by_dx(
-            nonspecific=0.03, disc_herniation=0.02, fracture=0.22, infection=0.10, metastasis=0.06,
-            primary_tumour=0.05, myeloma=0.08) + 0.04 * immunosuppressed)  # fmt: skip
-        trauma = self.chance(self.by_dx(
-            nonspecific=0.08, disc_herniation=0.12, fracture=0.45, infection=0.03, metastasis=0.04,
-            primary_tumour=0.04, myeloma=0.04))  # fmt: skip
+        fatigue = self.flag("fatigue", 2.0 * weight_loss)
+        immunosuppressed = self.chance(self.by_dx(_CAUSE_RATE["immunosuppressed"]) + 0.12 * history)
+        fever = self.flag("fever", 0.5 * immunosuppressed)
+        steroids = self.chance(self.by_dx(_CAUSE_RATE["steroid_use"]) + 0.04 * immunosuppressed)
+        trauma = self.chance(self.by_dx(_CAUSE_RATE["recent_trauma"]))
 
         # Smoking is drawn after the primary, so lung primaries concentrate among smokers.
-        current = self.flag("current_smoker", self.by_dx(
-            disc_herniation=0.2, fracture=0.3, infection=0.5) + 2.5 * lung_primary
-            + 0.5 * (primary == _CT["kidney"]) - 0.015 * age_from_50)  # fmt: skip
-        former = ~current & self.chance(_sigmoid(-1.0 + 0.04 * age_from_50 + 1.5 * lung_primary))
+        kidney_primary = primary == _CT["kidney"]
+        current = self.flag(
+            "current_smoker", 2.5 * lung_primary + 0.5 * kidney_primary - 0.015 * from_50
+        )
+        former = ~current & self.chance(_sigmoid(-1.0 + 0.04 * from_50 + 1.5 * lung_primary))
         smoking = np.where(current, 2, np.where(former, 1, 0))
         packs_per_day = rng.gamma(2.0, 0.35, n) * np.where(lung_primary, 1.5, 1.0)
-        years_smoked = (age - 16) * np.where(current, rng.uniform(0.6, 1.0, n),
-                                             rng.uniform(0.15, 0.6, n))  # fmt: skip
-        pack_years = np.where(smoking == 0, 0.0, np.round(np.minimum(packs_per_day * years_smoked,
-                                                                     200), 1))  # fmt: skip
+        share_smoked = np.where(current, rng.uniform(0.6, 1.0, n), rng.uniform(0.15, 0.6, n))
+        pack_years = np.round(np.minimum(packs_per_day * (age - 16) * share_smoked, 200), 1)
+        pack_years = np.where(smoking == 0, 0.0, pack_years)
 
         family = self.flag("family_history_of_cancer", 0.5 * young_malignant)
-        esr_score = self.score("esr_20_or_more", self.by_dx(
-            fracture=0.3, infection=3.0, primary_tumour=-0.5, myeloma=2.0) + 0.02 * age_from_50)  # fmt: skip
+        esr_score = self.score("esr_20_or_more", 0.02 * from_50)
         esr = np.clip(np.floor(20 * np.exp(_ESR_SLOPE * np.minimum(esr_score, 20))), 0, 200)
 
         cancer_type, years_since = self._cancer_history(history, primary, female, age)
         weight = np.clip(np.where(female, rng.normal(70, 14, n), rng.normal(84, 15, n)), 40, 180)
         loss_kg = rng.gamma(2.0, np.where(malignant, 3.5, 2.0)) + 0.5
         loss = np.where(weight_loss, np.round(np.minimum(loss_kg, 0.3 * weight), 1), 0.0)
-        weight = np.round(weight, 1)
-        pain_score = np.clip(np.round(rng.normal(self.by_dx(
-            nonspecific=4.8, disc_herniation=6.3, fracture=7.0, infection=6.8, metastasis=6.3,
-            primary_tumour=6.0, myeloma=6.3) + 0.5 * progressive + 0.5 * cord_compression
-            + 0.3 * night, 1.8)), 0, 10).astype(np.int64)  # fmt: skip
+        mean_score = (
+            self.by_dx(_CAUSE_RATE["pain_score"])
+            + 0.5 * progressive
+            + 0.5 * cord_compression
+            + 0.3 * night
+        )
+        pain_score = np.clip(np.round(rng.normal(mean_score, 1.8)), 0, 10).astype(np.int64)
 
         self.values.update(
             age=age, sex=np.where(female, 0, 1), pain_duration_weeks=duration,
@@ -369,15 +397,16 @@ class _Cohort:
             pain_worse_lying_down=lying, no_relief_with_rest=no_relief,
             failed_conservative_treatment=failed, pain_region=region, pain_score=pain_score,
             numbness_tingling=numbness, limb_weakness=weakness, sensory_loss=sensory,
-            gait_difficulty=gait, bowel_bladder_dysfunction=sphincter, weight_kg=weight,
-            unexplained_weight_loss_kg=loss, fatigue=fatigue, fever=fever,
-            history_of_cancer=history, cancer_type=cancer_type,
+            gait_difficulty=gait, bowel_bladder_dysfunction=sphincter,
+            weight_kg=np.round(weight, 1), unexplained_weight_loss_kg=loss, fatigue=fatigue,
+            fever=fever, history_of_cancer=history, cancer_type=cancer_type,
             years_since_cancer_diagnosis=years_since, smoking_status=smoking,
             pack_years=pack_years, family_history_of_cancer=family, recent_trauma=trauma,
             steroid_use=steroids, immunosuppressed=immunosuppressed, esr_mm_per_h=esr,
         )  # fmt: skip
-        self.latent.update(cord_compression=cord_compression, neuro_deficit=deficit,
-                           primary=primary)  # fmt: skip
+        self.latent.update(
+            cord_compression=cord_compression, neuro_deficit=deficit, primary=primary
+        )
 
     def _region(self, thoracic: BoolArray, cord_compression: BoolArray) -> IntArray:
         """Pain region codes: thoracic as drawn, the rest split by cause."""
@@ -401,7 +430,7 @@ class _Cohort:
         myeloma_known = self.is_dx("myeloma") & self.chance(0.5)
         kind = np.where(primary >= 0, primary, np.where(myeloma_known, _CT["myeloma"], survivor))
         mean_years = np.where(self.is_dx("metastasis"), 3.0,
-                              np.where(self.latent["malignant"], 6.0, 8.0))  # fmt: skip
+                              np.where(self.malignant, 6.0, 8.0))  # fmt: skip
         years = (
             np.floor(10 * np.minimum(rng.exponential(mean_years), np.minimum(80, age - 18))) / 10
         )
@@ -433,7 +462,7 @@ class _Cohort:
             else:
                 codes = np.where(missing, -1, values.astype(np.int64))
                 columns[name] = enum_column(codes, ENUM_VALUES[name])
-        columns[LABEL] = pd.Series(self.latent["malignant"].astype(np.int64))
+        columns[LABEL] = pd.Series(self.malignant.astype(np.int64))
         columns[DIAGNOSIS] = enum_column(self.dx, DIAGNOSES)
         return pd.DataFrame(columns)
 
