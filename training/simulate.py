@@ -154,12 +154,20 @@ def simulate_cohort(n: int, seed: int, setting: str = "primary_care") -> pd.Data
 
 
 def simulate_with_latents(
-    n: int, seed: int, setting: str = "primary_care"
+    n: int, seed: int, setting: str = "primary_care", *, prevalence: float | None = None
 ) -> tuple[pd.DataFrame, dict[str, npt.NDArray[np.generic]]]:
-    """`simulate_cohort`, plus the unrecorded latent state (cord compression, primary site)."""
+    """`simulate_cohort`, plus the unrecorded latent state (cord compression, primary site).
+
+    Args:
+        prevalence: replaces the setting's prevalence, keeping its mix of causes within each
+            side (e.g. 0.5 to study malignant cases without simulating a huge cohort).
+    """
     _check_arguments(n, setting)
+    if prevalence is not None and not 0 < prevalence < 1:
+        raise ValueError(f"prevalence: must be strictly between 0 and 1, got {prevalence!r}")
     rng = np.random.default_rng(seed)
-    dx = rng.choice(len(DIAGNOSES), size=n, p=_diagnosis_probabilities(setting))
+    probs = _diagnosis_probabilities(setting, prevalence)
+    dx = rng.choice(len(DIAGNOSES), size=n, p=probs)
     cohort = _Cohort(rng, dx, _intercepts(), setting)
     cohort.draw()
     cohort.hide_unrecorded(_missing_rates(setting))
