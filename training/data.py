@@ -33,6 +33,7 @@ MAX_ROWS_SHOWN = 5
 MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none", "<na>"})
 _TRUE_TOKENS = frozenset({"true", "1", "1.0"})
 _FALSE_TOKENS = frozenset({"false", "0", "0.0"})
+_BOOL_ACCEPTED = "accepted: true, false, 1, 0, or empty for not recorded"
 
 
 class CaseFileError(ValueError):
@@ -128,10 +129,15 @@ class _Checker:
         self.file = file
         self.raw = raw
 
-    def fail(self, column: str, rows: BoolArray, problem: str) -> None:
-        """Raise if any row is flagged, naming the first few."""
-        if rows.any():
-            raise CaseFileError(f"{self.file}: column {column!r}: {_rows(rows)} {problem}")
+    def fail(
+        self, column: str, rows: BoolArray, problem: str, accepted: str = "", quote: bool = False
+    ) -> None:
+        """Raise if any row is flagged, naming the first few (and quoting the first value)."""
+        if not rows.any():
+            return
+        first = f" (first: {self.raw[column][rows].iloc[0]!r})" if quote else ""
+        message = f"{self.file}: column {column!r}: {_rows(rows)} {problem}{first}"
+        raise CaseFileError(message + (f"; {accepted}" if accepted else ""))
 
     def field(self, name: str) -> pd.Series:
         kind = FIELD_KINDS[name]
@@ -158,18 +164,15 @@ class _Checker:
         if pd.api.types.is_numeric_dtype(series.dtype):
             numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
             missing = np.isnan(numbers)
-            self.fail(name, ~missing & ~np.isin(numbers, (0.0, 1.0)), self._not_bool(series))
+            self.fail(name, ~missing & ~np.isin(numbers, (0.0, 1.0)), "not true/false",
+                      _BOOL_ACCEPTED, quote=True)  # fmt: skip
             return numbers == 1.0, missing
         text = _text(series)
         missing = text.isin(MISSING_TOKENS).to_numpy()
         true = text.isin(_TRUE_TOKENS).to_numpy()
         bad = ~missing & ~true & ~text.isin(_FALSE_TOKENS).to_numpy()
-        self.fail(name, bad, self._not_bool(series, bad))
+        self.fail(name, bad, "not true/false", _BOOL_ACCEPTED, quote=True)
         return true, missing
-
-    def _not_bool(self, series: pd.Series, bad: BoolArray | None = None) -> str:
-        example = "" if bad is None else f" (first: {series[bad].iloc[0]!r})"
-        return f"not true/false{example}; accepted: true, false, 1, 0, or empty for not recorded"
 
     def numbers(self, name: str, series: pd.Series, integer: bool) -> tuple[FloatArray, BoolArray]:
         if pd.api.types.is_bool_dtype(series.dtype):
@@ -198,12 +201,10 @@ class _Checker:
                 name, series.notna().to_numpy(), f"not text; expected one of {', '.join(allowed)}"
             )
         stripped = series.astype("string").str.strip()
-        missing = stripped.isna() | stripped.str.lower().isin(MISSING_TOKENS)
-        codes = pd.Categorical(stripped.where(~missing), categories=list(allowed)).codes
-        bad = (~missing).to_numpy() & (codes < 0)
-        if bad.any():
-            first = series[bad].iloc[0]
-            self.fail(name, bad, f"not one of {', '.join(allowed)} (first: {first!r})")
+        missing = (stripped.isna() | stripped.str.lower().isin(MISSING_TOKENS)).to_numpy()
+        known = stripped.isin(allowed).fillna(False).to_numpy(dtype=bool)
+        self.fail(name, ~missing & ~known, f"not one of {', '.join(allowed)}", quote=True)
+        codes = pd.Categorical(stripped.where(known), categories=pd.Index(list(allowed))).codes
         return enum_column(np.asarray(codes, dtype=np.int64), tuple(allowed))
 
     def consistency(self, columns: dict[str, pd.Series]) -> None:
