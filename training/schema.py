@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow as pa
 
 from features.record import DIAGNOSIS, FIELD_KINDS, FIELDS, LABEL
 
@@ -33,10 +35,10 @@ def float_column(values: npt.NDArray[np.floating], missing: npt.NDArray[np.bool_
 
 def enum_column(codes: npt.NDArray[np.integer], categories: tuple[str, ...]) -> pd.Series:
     """A pandas "string" column from category codes; code -1 is <NA>."""
-    categorical = pd.Categorical.from_codes(
-        codes.astype(np.int64), categories=pd.Index(list(categories))
-    )
-    return pd.Series(categorical.astype("string"))
+    # Through Arrow: several times faster than a Categorical at a million rows, same dtype.
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    strings = pa.DictionaryArray.from_arrays(indices, pa.array(categories)).cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(strings))
 
 
 def output_columns(with_diagnosis: bool) -> list[str]:
