@@ -6,7 +6,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow as pa
 
 from features.record import DIAGNOSIS, FIELD_KINDS, FIELDS, LABEL
 
