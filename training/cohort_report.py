@@ -115,6 +115,10 @@ def format_report(df: pd.DataFrame, setting: str | None = None) -> str:
     if DIAGNOSIS in df.columns:
         lines += ["", "Diagnosis mix:"]
         lines += [f"  {name:<16} {share:7.4f}" for name, share in diagnosis_mix(df).items()]
+    lines += ["", "Definitions (status: source):"]
+    for target in TARGETS:
+        lines.append(f"  {target.name}: {target.definition}")
+        lines.append(f"      {target.status}: {target.source}")
     return "\n".join(lines) + "\n"
 
 

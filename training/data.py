@@ -82,7 +82,7 @@ def _read(path: Path) -> pd.DataFrame:
     try:
         if suffix == ".csv":
             # Everything as text: the checks below parse each column and report what they reject.
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         else:
             raw = pd.read_parquet(path)
     except pd.errors.EmptyDataError as exc:

@@ -123,9 +123,9 @@ _CAUSE_RATE: dict[str, dict[str, float]] = {
     "recent_trauma": {"nonspecific": 0.08, "disc_herniation": 0.12, "fracture": 0.45,
                       "infection": 0.03, "metastasis": 0.04, "primary_tumour": 0.04,
                       "myeloma": 0.04},
-    "pain_score": {"nonspecific": 4.8, "disc_herniation": 6.3, "fracture": 7.0, "infection": 6.8,
-                   "metastasis": 6.3, "primary_tumour": 6.0, "myeloma": 6.3},  # a mean, not a rate
 }  # fmt: skip
+_PAIN_SCORE_MEAN = {"nonspecific": 4.8, "disc_herniation": 6.3, "fracture": 7.0, "infection": 6.8,
+                    "metastasis": 6.3, "primary_tumour": 6.0, "myeloma": 6.3}  # fmt: skip
 
 _CALIBRATION_SEED = 20261201
 _CALIBRATION_SIZE = 200_000  # half malignant: intercepts within ~0.002 of the targets
@@ -163,6 +163,8 @@ def simulate_with_latents(
             side (e.g. 0.5 to study malignant cases without simulating a huge cohort).
     """
     _check_arguments(n, setting)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed: must be a whole number >= 0, got {seed!r}")
     if prevalence is not None and not 0 < prevalence < 1:
         raise ValueError(f"prevalence: must be strictly between 0 and 1, got {prevalence!r}")
     rng = np.random.default_rng(seed)
@@ -392,10 +394,7 @@ class _Cohort:
         loss_kg = rng.gamma(2.0, np.where(malignant, 3.5, 2.0)) + 0.5
         loss = np.where(weight_loss, np.round(np.minimum(loss_kg, 0.3 * weight), 1), 0.0)
         mean_score = (
-            self.by_dx(_CAUSE_RATE["pain_score"])
-            + 0.5 * progressive
-            + 0.5 * cord_compression
-            + 0.3 * night
+            self.by_dx(_PAIN_SCORE_MEAN) + 0.5 * progressive + 0.5 * cord_compression + 0.3 * night
         )
         pain_score = np.clip(np.round(rng.normal(mean_score, 1.8)), 0, 10).astype(np.int64)
 

@@ -82,6 +82,12 @@ def test_accepted_spellings_of_booleans_and_missing(tmp_path: Path) -> None:
     )
 
 
+def test_csv_with_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path, _cases())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_cases(path)["age"].iloc[0] == 40
+
+
 def test_label_column_is_renamed(tmp_path: Path) -> None:
     frame = _cases().rename(columns={LABEL: "malignant"})
     loaded = load_cases(_write_csv(tmp_path, frame), label="malignant")

@@ -76,6 +76,8 @@ def test_one_case_is_enough() -> None:
         ({"n": True}, "n"),
         ({"n": "100"}, "n"),
         ({"setting": "icu"}, "setting"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 1.5}, "seed"),
         ({"setting": "Primary_Care"}, "setting"),
     ],
 )

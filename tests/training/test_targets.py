@@ -171,8 +171,11 @@ def test_format_report_lists_every_flag_prevalence_and_mix(primary_care: Cohort)
         (line,) = [ln for ln in lines if ln.startswith(target.name + " ")]
         assert line.rstrip().endswith("yes"), line
     assert "Prevalence: 0.00" in text and "target 0.0070" in text
+    mix_start = lines.index("Diagnosis mix:")
     for name in DIAGNOSES:
-        assert any(ln.strip().startswith(name) for ln in lines[-len(DIAGNOSES) :]), name
+        assert any(ln.strip().startswith(name) for ln in lines[mix_start:]), name
+    for target in TARGETS:
+        assert f"  {target.name}: {target.definition}" in lines
     assert "other settings" not in text
     assert "other settings" in format_report(frame.head(1000), "emergency")
 
