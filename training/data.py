@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from features.record import (
     DIAGNOSES,
@@ -90,7 +91,7 @@ def _read(path: Path) -> pd.DataFrame:
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         kind = "CSV" if suffix == ".csv" else "Parquet"
         raise CaseFileError(f"{path}: cannot be read as {kind}: {exc}") from exc
-    except Exception as exc:  # pyarrow raises its own hierarchy for corrupt files
+    except (pa.ArrowException, NotImplementedError) as exc:  # e.g. an unsupported Parquet type
         raise CaseFileError(f"{path}: cannot be read: {exc}") from exc
     if len(raw) == 0:
         raise CaseFileError(f"{path}: the file has a header but no cases")

@@ -209,8 +209,8 @@ def _intercepts() -> dict[str, tuple[float, float]]:
     rng = np.random.default_rng(_CALIBRATION_SEED)
     # Half malignant, each side with the primary-care mix: the per-side rates are what the
     # targets constrain, and oversampling a side leaves its conditional distribution unchanged.
-    dx = rng.choice(len(DIAGNOSES), size=_CALIBRATION_SIZE, p=_diagnosis_probabilities(
-        "primary_care", prevalence=0.5))  # fmt: skip
+    probs = _diagnosis_probabilities("primary_care", prevalence=0.5)
+    dx = rng.choice(len(DIAGNOSES), size=_CALIBRATION_SIZE, p=probs)
     solved: dict[str, tuple[float, float]] = {}
     _Cohort(rng, dx, solved, "primary_care", solving=True).draw()
     return solved
