@@ -112,8 +112,10 @@ def _check_columns(raw: pd.DataFrame, file: str, label: str) -> None:
     known = {*FIELDS, label, DIAGNOSIS}
     unknown = [n for n in names if n not in known]
     if unknown:
+        # pandas names a saved index column "Unnamed: 0"; say so rather than leave a riddle.
+        hint = " (was the file written with its index?)" if unknown[0].startswith("Unnamed:") else ""
         raise CaseFileError(
-            f"{file}: unknown columns {_quoted(unknown)}; expected case-record fields, "
+            f"{file}: unknown columns {_quoted(unknown)}{hint}; expected case-record fields, "
             f"the label {label!r} and optionally {DIAGNOSIS!r}"
         )
     for required in REQUIRED_FIELDS:

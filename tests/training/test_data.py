@@ -189,6 +189,13 @@ def test_missing_required_and_label_columns(tmp_path: Path) -> None:
     assert "label column 'outcome' is missing" in _error(tmp_path, without_label, label="outcome")
 
 
+def test_a_saved_index_column_gets_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    _cases().to_csv(path)  # index=True by default
+    with pytest.raises(CaseFileError, match=r"'Unnamed: 0' \(was the file written with its index"):
+        load_cases(path)
+
+
 def test_ambiguous_or_misused_label(tmp_path: Path) -> None:
     frame = _cases(malignant=_column(LABEL))
     assert "keep one" in _error(tmp_path, frame, label="malignant")
