@@ -113,7 +113,8 @@ def _check_columns(raw: pd.DataFrame, file: str, label: str) -> None:
     unknown = [n for n in names if n not in known]
     if unknown:
         # pandas names a saved index column "Unnamed: 0"; say so rather than leave a riddle.
-        hint = " (was the file written with its index?)" if unknown[0].startswith("Unnamed:") else ""
+        saved_index = unknown[0].startswith("Unnamed:")
+        hint = " (was the file written with its index?)" if saved_index else ""
         raise CaseFileError(
             f"{file}: unknown columns {_quoted(unknown)}{hint}; expected case-record fields, "
             f"the label {label!r} and optionally {DIAGNOSIS!r}"
