@@ -1,98 +1,478 @@
-"""First cohort simulator: the label at the setting's prevalence, each red flag drawn given it.
+"""Simulated cohorts of back-pain cases, calibrated to the published red-flag figures.
 
-Flags are conditionally independent given the label, with the sensitivities and specificities of
-REFERENCES.md; the fuller generative simulator with differential diagnoses replaces this one.
+Each case first gets a cause (its diagnosis); its presentation is then drawn from that cause and
+from what was drawn before it (age, cord compression, weight loss, ...). Every calibrated flag is
+a latent logistic score `b_side + eta`: `eta` carries the clinical structure (which diagnosis, which
+earlier findings raise the flag), and the intercepts `b_malignant`, `b_other` are solved once, on a
+large reference sample with the primary-care mix of causes, so that the flag's rate among
+malignant cases is the target sensitivity and among the others one minus the target specificity
+(`training.targets`). Other settings reuse the same per-cause model with their own mix of causes.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from features import FIELDS, LABEL
-from features.model import SETTING_PREVALENCE
+from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
+from training.schema import bool_column, enum_column, float_column, int_column
+from training.targets import PREVALENCE, SETTINGS, TARGETS_BY_NAME
 
-# flag: (sensitivity, specificity) for malignancy against every other cause (REFERENCES.md).
-_FLAGS = {
-    "history_of_cancer": (0.31, 0.98),
-    "failed_conservative_treatment": (0.31, 0.90),
-    "no_relief_with_rest": (0.90, 0.46),
-    "night_pain": (0.50, 0.60),
-    "constant_pain": (0.60, 0.80),
-    "limb_weakness": (0.20, 0.92),
-    "sensory_loss": (0.15, 0.94),
-    "gait_difficulty": (0.12, 0.96),
-    "numbness_tingling": (0.25, 0.85),
-    "bowel_bladder_dysfunction": (0.05, 0.995),
-    "fatigue": (0.40, 0.80),
-    "fever": (0.05, 0.97),
-    "family_history_of_cancer": (0.25, 0.85),
-    "pain_worse_lying_down": (0.40, 0.75),
-    "recent_trauma": (0.05, 0.90),
-    "steroid_use": (0.05, 0.95),
-    "immunosuppressed": (0.08, 0.96),
+FloatArray = npt.NDArray[np.float64]
+# Log-odds shifts come out of numpy arithmetic on bools and floats as any floating dtype.
+Shift = npt.NDArray[np.floating[Any]] | float
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+_DX = {name: code for code, name in enumerate(DIAGNOSES)}
+_MALIGNANT_CODES = np.array([_DX["metastasis"], _DX["primary_tumour"], _DX["myeloma"]])
+_CANCER = ENUM_VALUES["cancer_type"]
+_CT = {name: code for code, name in enumerate(_CANCER)}
+
+# Mix of causes within each side, per setting. Fracture and infection are commoner in the emergency
+# department and in people with cancer (steroids, bone loss, chemotherapy).
+_OTHER_MIX: dict[str, dict[str, float]] = {
+    "primary_care": {"nonspecific": 0.885, "disc_herniation": 0.07, "fracture": 0.04,
+                     "infection": 0.005},
+    "emergency": {"nonspecific": 0.80, "disc_herniation": 0.10, "fracture": 0.08,
+                  "infection": 0.02},
+    "oncology": {"nonspecific": 0.74, "disc_herniation": 0.06, "fracture": 0.16,
+                 "infection": 0.04},
+}  # fmt: skip
+_MALIGNANT_MIX: dict[str, dict[str, float]] = {
+    "primary_care": {"metastasis": 0.70, "primary_tumour": 0.12, "myeloma": 0.18},
+    "emergency": {"metastasis": 0.70, "primary_tumour": 0.12, "myeloma": 0.18},
+    "oncology": {"metastasis": 0.85, "primary_tumour": 0.03, "myeloma": 0.12},
 }
+# Primaries that reach the spine: breast, lung, prostate, then kidney (REFERENCES.md).
+_PRIMARY_MIX = {"breast": 0.30, "lung": 0.25, "prostate": 0.20, "kidney": 0.10, "thyroid": 0.03,
+                "other": 0.12}  # fmt: skip
+# Earlier cancers among people whose back pain is not malignant, by sex.
+_SURVIVOR_MIX = {
+    "female": {"breast": 0.45, "lung": 0.07, "kidney": 0.05, "thyroid": 0.08, "myeloma": 0.02,
+               "other": 0.33},
+    "male": {"prostate": 0.45, "lung": 0.10, "kidney": 0.08, "thyroid": 0.03, "myeloma": 0.03,
+             "other": 0.31},
+}  # fmt: skip
+
+# Share of cases with a field not recorded, completely at random; settings override some.
+_MISSING_BASE: dict[str, float] = {
+    "age": 0.0, "sex": 0.01, "pain_duration_weeks": 0.06, "pain_trajectory": 0.08,
+    "constant_pain": 0.08, "night_pain": 0.08, "pain_worse_lying_down": 0.12,
+    "no_relief_with_rest": 0.08, "failed_conservative_treatment": 0.08, "pain_region": 0.04,
+    "pain_score": 0.15, "numbness_tingling": 0.06, "limb_weakness": 0.05, "sensory_loss": 0.07,
+    "gait_difficulty": 0.06, "bowel_bladder_dysfunction": 0.08, "weight_kg": 0.30,
+    "unexplained_weight_loss_kg": 0.10, "fatigue": 0.10, "fever": 0.08,
+    "history_of_cancer": 0.05, "cancer_type": 0.05, "years_since_cancer_diagnosis": 0.20,
+    "smoking_status": 0.08, "pack_years": 0.35, "family_history_of_cancer": 0.25,
+    "recent_trauma": 0.06, "steroid_use": 0.10, "immunosuppressed": 0.10, "esr_mm_per_h": 0.50,
+}  # fmt: skip
+_MISSING_BY_SETTING: dict[str, dict[str, float]] = {
+    # Primary care rarely weighs the patient or orders an ESR for back pain.
+    "primary_care": {"weight_kg": 0.55, "esr_mm_per_h": 0.65},
+    "emergency": {"weight_kg": 0.35, "esr_mm_per_h": 0.35, "pain_score": 0.05},
+    # Oncology follow-up knows the cancer history and weighs patients at each visit.
+    "oncology": {"weight_kg": 0.08, "esr_mm_per_h": 0.25, "history_of_cancer": 0.0,
+                 "cancer_type": 0.02, "years_since_cancer_diagnosis": 0.08},
+}  # fmt: skip
+
+# How each cause shifts the log-odds of each calibrated flag, relative to nonspecific pain. Only
+# differences within a side matter: the side's intercept is solved to hit the target.
+_CAUSE_LOGIT: dict[str, dict[str, float]] = {
+    # Fracture and myeloma in the old, disc herniation and primary tumours in the younger.
+    "age_50_or_over": {"disc_herniation": -1.0, "fracture": 2.5, "infection": 1.0,
+                       "primary_tumour": -1.0, "myeloma": 1.5},
+    # Cord compression (malignancy) or a compressed root (disc herniation).
+    "any_neuro_deficit": {"disc_herniation": 3.5, "fracture": 0.5, "infection": 1.0,
+                          "primary_tumour": 0.5, "myeloma": -0.3},
+    "history_of_cancer": {"disc_herniation": -0.3, "fracture": 0.5, "infection": 0.8,
+                          "metastasis": 1.5, "primary_tumour": -2.5, "myeloma": -2.0},
+    "unexplained_weight_loss": {"disc_herniation": -0.5, "fracture": 0.3, "infection": 1.5,
+                                "primary_tumour": -0.5, "myeloma": 0.3},
+    "duration_over_4_weeks": {"disc_herniation": -0.5, "fracture": -0.5, "infection": 0.3,
+                              "primary_tumour": 0.5},
+    "failed_conservative_treatment": {"disc_herniation": 0.5, "fracture": 0.3, "infection": 0.8,
+                                      "primary_tumour": 0.3},
+    "progressive_pain": {"disc_herniation": -1.5, "fracture": 0.5, "infection": 1.5},
+    "no_relief_with_rest": {"disc_herniation": -0.3, "fracture": 0.5, "infection": 1.0},
+    "night_pain": {"fracture": 0.3, "infection": 1.2},
+    "thoracic_pain": {"disc_herniation": -2.0, "fracture": 2.0, "infection": 0.5, "myeloma": 0.3},
+    "fatigue": {"fracture": 0.2, "infection": 1.5, "myeloma": 0.8},
+    "fever": {"disc_herniation": -0.5, "infection": 4.0, "myeloma": 0.3},
+    "current_smoker": {"disc_herniation": 0.2, "fracture": 0.3, "infection": 0.5},
+    "esr_20_or_more": {"fracture": 0.3, "infection": 3.0, "primary_tumour": -0.5, "myeloma": 2.0},
+}  # fmt: skip
+# Probabilities of the findings that are not calibrated, by cause.
+_CAUSE_RATE: dict[str, dict[str, float]] = {
+    "female": {"nonspecific": 0.55, "disc_herniation": 0.45, "fracture": 0.70, "infection": 0.40,
+               "metastasis": 0.45, "primary_tumour": 0.5, "myeloma": 0.45},
+    # Radiculopathy from a disc settles: most non-progressive disc pain is improving.
+    "improving": {"nonspecific": 0.5, "disc_herniation": 0.75, "fracture": 0.35,
+                  "infection": 0.2, "metastasis": 0.25, "primary_tumour": 0.25, "myeloma": 0.25},
+    "immunosuppressed": {"nonspecific": 0.03, "disc_herniation": 0.02, "fracture": 0.08,
+                         "infection": 0.35, "metastasis": 0.08, "primary_tumour": 0.06,
+                         "myeloma": 0.20},
+    "steroid_use": {"nonspecific": 0.03, "disc_herniation": 0.02, "fracture": 0.22,
+                    "infection": 0.10, "metastasis": 0.06, "primary_tumour": 0.05, "myeloma": 0.08},
+    "recent_trauma": {"nonspecific": 0.08, "disc_herniation": 0.12, "fracture": 0.45,
+                      "infection": 0.03, "metastasis": 0.04, "primary_tumour": 0.04,
+                      "myeloma": 0.04},
+}  # fmt: skip
+_PAIN_SCORE_MEAN = {"nonspecific": 4.8, "disc_herniation": 6.3, "fracture": 7.0, "infection": 6.8,
+                    "metastasis": 6.3, "primary_tumour": 6.0, "myeloma": 6.3}  # fmt: skip
+
+_CALIBRATION_SEED = 20261201
+_CALIBRATION_SIZE = 200_000  # half malignant: intercepts within ~0.002 of the targets
+# Age and duration are latent logistic scores mapped monotonically onto years and weeks, so that
+# "age >= 50" and "duration > 4 weeks" are exactly "score > 0" and can be calibrated like a flag.
+_AGE_OFFSET = math.log(32 / 60)  # 18 + 92 * sigmoid(offset) == 50
+_AGE_SLOPE = 0.38  # ~8 years per unit of score around 50
+_DURATION_SLOPE = 0.7
+_ESR_SLOPE = 0.45  # log-ESR SD ~0.8
 
 
 def simulate_cohort(n: int, seed: int, setting: str = "primary_care") -> pd.DataFrame:
-    """``n`` simulated cases of back pain in ``setting``, deterministic for ``seed``."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if setting not in SETTING_PREVALENCE:
-        raise ValueError(f"setting must be one of {', '.join(SETTING_PREVALENCE)}, got '{setting}'")
-    rng = np.random.default_rng(seed)
-    y = rng.random(n) < SETTING_PREVALENCE[setting]
+    """Simulate `n` back-pain cases in `setting`, deterministic for `seed`.
 
-    def flag(sensitivity: float, specificity: float) -> np.ndarray:
-        return np.where(y, rng.random(n) < sensitivity, rng.random(n) < 1 - specificity)
+    Args:
+        n: number of cases, at least 1.
+        seed: seed of `numpy.random.default_rng`.
+        setting: "primary_care", "emergency" or "oncology" (known cancer, new back pain).
 
-    # Age >= 50: sensitivity 0.77, specificity 0.71.
-    old = flag(0.77, 0.71)
-    age = np.where(old, rng.uniform(50, 90, n), rng.uniform(18, 50, n)).astype(int)
-    cols: dict[str, object] = {"age": pd.array(age, dtype="Int64")}
-    cols["sex"] = np.where(rng.random(n) < 0.5, "female", "male")
-    for name, (sens, spec) in _FLAGS.items():
-        cols[name] = flag(sens, spec)
-    if setting == "oncology":
-        cols["history_of_cancer"] = np.ones(n, dtype=bool)
-    long_pain = flag(0.50, 0.81)
-    cols["pain_duration_weeks"] = np.where(
-        long_pain, rng.uniform(4.1, 52, n), rng.uniform(0.5, 4, n)
-    ).round(1)
-    worsening = flag(0.60, 0.80)
-    cols["pain_trajectory"] = np.where(
-        worsening, "worsening", np.where(rng.random(n) < 0.5, "stable", "improving")
-    )
-    cols["pain_region"] = np.where(
-        flag(0.40, 0.85), "thoracic", np.where(rng.random(n) < 0.8, "lumbar", "cervical")
-    )
-    cols["pain_score"] = pd.array(rng.integers(2, 10, n), dtype="Int64")
-    weight = rng.normal(78, 14, n).clip(40, 150).round(1)
-    cols["weight_kg"] = weight
-    losing = flag(0.15, 0.94)
-    cols["unexplained_weight_loss_kg"] = np.where(losing, rng.uniform(2, 10, n), 0.0).round(1)
-    smoking = np.where(
-        flag(0.35, 0.80), "current", np.where(rng.random(n) < 0.4, "former", "never")
-    )
-    cols["smoking_status"] = smoking
-    cols["pack_years"] = np.where(smoking == "never", 0.0, rng.uniform(1, 40, n).round(1))
-    cancer = np.asarray(cols["history_of_cancer"], dtype=bool)
-    types = np.array(["breast", "prostate", "lung", "kidney", "thyroid", "myeloma", "other"])
-    cols["cancer_type"] = np.where(cancer, rng.choice(types, n).astype(object), np.array(None))
-    years = np.minimum(rng.uniform(0, 15, n), age - 17).round(1)
-    cols["years_since_cancer_diagnosis"] = np.where(cancer, years, np.nan)
-    cols["esr_mm_per_h"] = np.where(
-        flag(0.78, 0.67), rng.uniform(20, 100, n), rng.uniform(2, 19, n)
-    )
-    frame = pd.DataFrame(cols)
-    for name in _FLAGS:
-        frame[name] = frame[name].astype("boolean")
-    for name in ("sex", "pain_trajectory", "pain_region", "smoking_status", "cancer_type"):
-        frame[name] = frame[name].astype("string")
-    # Weight and ESR are often unrecorded in primary care.
-    for name, rate in (("weight_kg", 0.3), ("esr_mm_per_h", 0.7), ("pain_score", 0.2)):
-        frame.loc[rng.random(n) < rate, name] = pd.NA
-    frame = frame[list(FIELDS)]
-    frame[LABEL] = y.astype(int)
-    frame["diagnosis"] = np.where(y, "metastasis", "nonspecific")
+    Returns:
+        One row per case: the case-record fields in order, then `spinal_malignancy` (0/1) and
+        `diagnosis`; nullable dtypes, with <NA>/NaN where a field was not recorded.
+    """
+    frame, _ = simulate_with_latents(n, seed, setting)
     return frame
+
+
+def simulate_with_latents(
+    n: int, seed: int, setting: str = "primary_care", *, prevalence: float | None = None
+) -> tuple[pd.DataFrame, dict[str, npt.NDArray[np.generic]]]:
+    """`simulate_cohort`, plus the unrecorded latent state (cord compression, primary site).
+
+    Args:
+        prevalence: replaces the setting's prevalence, keeping its mix of causes within each
+            side (e.g. 0.5 to study malignant cases without simulating a huge cohort).
+    """
+    _check_arguments(n, setting)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed: must be a whole number >= 0, got {seed!r}")
+    if prevalence is not None and not 0 < prevalence < 1:
+        raise ValueError(f"prevalence: must be strictly between 0 and 1, got {prevalence!r}")
+    rng = np.random.default_rng(seed)
+    probs = _diagnosis_probabilities(setting, prevalence)
+    dx = rng.choice(len(DIAGNOSES), size=n, p=probs)
+    cohort = _Cohort(rng, dx, _intercepts(), setting)
+    cohort.draw()
+    cohort.hide_unrecorded(_missing_rates(setting))
+    return cohort.frame(), cohort.latents()
+
+
+def setting_diagnosis_mix(setting: str) -> dict[str, float]:
+    """Expected share of each diagnosis in `setting`."""
+    _check_arguments(1, setting)
+    return dict(zip(DIAGNOSES, _diagnosis_probabilities(setting).tolist(), strict=True))
+
+
+def _check_arguments(n: int, setting: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n: must be a whole number >= 1, got {n!r}")
+    if setting not in SETTINGS:
+        raise ValueError(f"setting: must be one of {', '.join(SETTINGS)}, got {setting!r}")
+
+
+def _diagnosis_probabilities(setting: str, prevalence: float | None = None) -> FloatArray:
+    prev = PREVALENCE[setting] if prevalence is None else prevalence
+    probs = np.zeros(len(DIAGNOSES))
+    for name, share in _OTHER_MIX[setting].items():
+        probs[_DX[name]] = (1 - prev) * share
+    for name, share in _MALIGNANT_MIX[setting].items():
+        probs[_DX[name]] = prev * share
+    return np.asarray(probs / probs.sum(), dtype=np.float64)
+
+
+def _missing_rates(setting: str) -> dict[str, float]:
+    return {**_MISSING_BASE, **_MISSING_BY_SETTING[setting]}
+
+
+@functools.cache
+def _intercepts() -> dict[str, tuple[float, float]]:
+    """Solve every calibrated flag's (other, malignant) intercepts on a primary-care reference."""
+    rng = np.random.default_rng(_CALIBRATION_SEED)
+    # Half malignant, each side with the primary-care mix: the per-side rates are what the
+    # targets constrain, and oversampling a side leaves its conditional distribution unchanged.
+    probs = _diagnosis_probabilities("primary_care", prevalence=0.5)
+    dx = rng.choice(len(DIAGNOSES), size=_CALIBRATION_SIZE, p=probs)
+    solved: dict[str, tuple[float, float]] = {}
+    _Cohort(rng, dx, solved, "primary_care", solving=True).draw()
+    return solved
+
+
+def _solve_intercept(eta: FloatArray, rate: float) -> float:
+    """The b with mean(sigmoid(b + eta)) == rate: safeguarded Newton on a monotone function."""
+    low, high = -50.0, 50.0
+    b = math.log(rate / (1 - rate)) - float(np.median(eta))
+    for _ in range(100):
+        p = _sigmoid(b + eta)
+        error = float(p.mean()) - rate
+        if abs(error) < 1e-10:
+            break
+        if error > 0:
+            high = b
+        else:
+            low = b
+        slope = float((p * (1 - p)).mean())
+        step = b - error / slope if slope > 0 else math.nan
+        b = step if low < step < high else (low + high) / 2
+    return b
+
+
+def _sigmoid(x: Shift) -> FloatArray:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float64)
+
+
+def _pick(
+    rng: np.random.Generator, mix: dict[str, float], values: tuple[str, ...], n: int
+) -> IntArray:
+    """Codes (indices into `values`) of `n` draws from `mix`."""
+    codes = np.array([values.index(v) for v in mix])
+    probs = np.array(list(mix.values()))
+    return codes[rng.choice(len(codes), size=n, p=probs / probs.sum())]
+
+
+@dataclass
+class _Cohort:
+    """The draws of one cohort, in causal order; `solving` fills `intercepts` as it goes."""
+
+    rng: np.random.Generator
+    dx: IntArray
+    intercepts: dict[str, tuple[float, float]]
+    setting: str
+    solving: bool = False
+    values: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
+    missing: dict[str, BoolArray] = field(default_factory=dict)
+    latent: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.n = len(self.dx)
+        self.malignant: BoolArray = np.isin(self.dx, _MALIGNANT_CODES)
+
+    def by_dx(self, table: dict[str, float]) -> FloatArray:
+        """Per-case value from per-diagnosis values; diagnoses not named get 0."""
+        return np.array([table.get(name, 0.0) for name in DIAGNOSES])[self.dx]
+
+    def is_dx(self, name: str) -> BoolArray:
+        return np.asarray(self.dx == _DX[name])
+
+    def score(self, name: str, eta: Shift) -> FloatArray:
+        """Latent logistic score of calibrated flag `name`: positive with its calibrated odds.
+
+        Args:
+            name: the target's name; its per-cause offsets are added to `eta`.
+            eta: the case's log-odds shift from what was drawn before.
+        """
+        total: FloatArray = np.asarray(self.by_dx(_CAUSE_LOGIT.get(name, {})) + eta, np.float64)
+        if self.solving:
+            target = TARGETS_BY_NAME[name]
+            self.intercepts[name] = (
+                _solve_intercept(total[~self.malignant], 1 - target.specificity),
+                _solve_intercept(total[self.malignant], target.sensitivity),
+            )
+        b_other, b_malignant = self.intercepts[name]
+        shift = np.where(self.malignant, b_malignant, b_other)
+        return np.asarray(shift + total + self.rng.logistic(size=self.n), dtype=np.float64)
+
+    def flag(self, name: str, eta: Shift = 0.0) -> BoolArray:
+        return self.score(name, eta) > 0
+
+    def chance(self, p: FloatArray | float) -> BoolArray:
+        return self.rng.random(self.n) < p
+
+    def draw(self) -> None:
+        """Draw every field, cause first."""
+        rng, n, malignant = self.rng, self.n, self.malignant
+        metastasis = self.is_dx("metastasis")
+        primary = np.where(metastasis, _pick(rng, _PRIMARY_MIX, _CANCER, n), -1)
+        lung_primary = primary == _CT["lung"]
+        p_female = self.by_dx(_CAUSE_RATE["female"])
+        p_female = np.where(primary == _CT["breast"], 1.0, p_female)
+        female = self.chance(np.where(primary == _CT["prostate"], 0.0, p_female))
+
+        age_score = self.score("age_50_or_over", np.zeros(n))
+        age = np.floor(18 + 92 * _sigmoid(_AGE_SLOPE * age_score + _AGE_OFFSET)).astype(np.int64)
+        young_malignant = malignant & (age < 50)
+        from_50 = (age - 50).astype(np.float64)
+        older_other = np.where(malignant, 0.0, 0.02 * from_50)  # age raises flags without cancer
+
+        deficit = self.flag("any_neuro_deficit")
+        cord_compression = malignant & deficit
+
+        # The Deyo rule misses almost no cancer: a malignancy under 50 nearly always shows one of
+        # the other three flags, so their odds rise together in young malignant cases lacking one.
+        history = self.flag("history_of_cancer", 1.5 * older_other + 2.0 * young_malignant)
+        if self.setting == "oncology":
+            history = np.ones(n, dtype=bool)
+        weight_loss = self.flag(
+            "unexplained_weight_loss", older_other + 2.5 * (young_malignant & ~history)
+        )
+        undeclared = young_malignant & ~history & ~weight_loss
+        duration_score = self.score("duration_over_4_weeks", 0.3 * weight_loss + 2.0 * undeclared)
+        weeks = np.minimum(4 * np.exp(_DURATION_SLOPE * duration_score), 520)
+        duration = np.ceil(10 * weeks) / 10  # ceil keeps "> 4 weeks" exactly "score > 0"
+        long_pain = duration > 4
+        # "Failed conservative treatment" means no improvement after 4 weeks: only in longer pain.
+        failed = self.flag(
+            "failed_conservative_treatment",
+            np.where(long_pain, older_other + 3.0 * undeclared, -40.0),
+        )
+
+        progressive = self.flag(
+            "progressive_pain", 0.8 * long_pain + 0.5 * failed + 1.0 * cord_compression
+        )
+        pattern = rng.random(n)
+        constant = progressive & ((pattern < 0.35) | (pattern >= 0.60))
+        worsening = progressive & (pattern >= 0.35)
+        improving = ~progressive & self.chance(self.by_dx(_CAUSE_RATE["improving"]))
+        trajectory = np.where(worsening, 2, np.where(improving, 0, 1))
+
+        no_relief = self.flag("no_relief_with_rest", 1.0 * progressive)
+        night = self.flag("night_pain", 0.5 * cord_compression + 0.6 * progressive)
+        fracture = self.is_dx("fracture")
+        lying = self.chance(_sigmoid(-1.8 + 1.5 * night + 0.8 * malignant + 0.5 * fracture))
+
+        # Cord compression is mostly thoracic (70%), then lumbar (20%) and cervical (10%).
+        thoracic = self.flag("thoracic_pain", 2.5 * cord_compression)
+        region = self._region(thoracic, cord_compression)
+
+        disc = self.is_dx("disc_herniation")
+        # A compressed cord brings weakness, sensory loss and gait difficulty together.
+        weakness = deficit & self.chance(
+            np.where(cord_compression, 0.85, np.where(disc, 0.65, 0.6))
+        )
+        sensory = deficit & self.chance(
+            np.where(cord_compression, 0.75, np.where(disc, 0.55, 0.45))
+        )
+        gait = deficit & self.chance(np.where(cord_compression, 0.70, np.where(disc, 0.15, 0.35)))
+        weakness |= deficit & ~sensory & ~gait
+        numbness = self.chance(
+            np.where(deficit, np.where(disc, 0.9, 0.55), np.where(disc, 0.45, 0.08))
+        )
+        sphincter = self.flag("bowel_bladder_dysfunction", 4.0 * deficit + 0.5 * disc)
+
+        fatigue = self.flag("fatigue", 2.0 * weight_loss)
+        immunosuppressed = self.chance(self.by_dx(_CAUSE_RATE["immunosuppressed"]) + 0.12 * history)
+        fever = self.flag("fever", 0.5 * immunosuppressed)
+        steroids = self.chance(self.by_dx(_CAUSE_RATE["steroid_use"]) + 0.04 * immunosuppressed)
+        trauma = self.chance(self.by_dx(_CAUSE_RATE["recent_trauma"]))
+
+        # Smoking is drawn after the primary, so lung primaries concentrate among smokers.
+        kidney_primary = primary == _CT["kidney"]
+        current = self.flag(
+            "current_smoker", 2.5 * lung_primary + 0.5 * kidney_primary - 0.015 * from_50
+        )
+        former = ~current & self.chance(_sigmoid(-1.0 + 0.04 * from_50 + 1.5 * lung_primary))
+        smoking = np.where(current, 2, np.where(former, 1, 0))
+        packs_per_day = rng.gamma(2.0, 0.35, n) * np.where(lung_primary, 1.5, 1.0)
+        share_smoked = np.where(current, rng.uniform(0.6, 1.0, n), rng.uniform(0.15, 0.6, n))
+        pack_years = np.round(np.minimum(packs_per_day * (age - 16) * share_smoked, 200), 1)
+        pack_years = np.where(smoking == 0, 0.0, pack_years)
+
+        family = self.flag("family_history_of_cancer", 0.5 * young_malignant)
+        esr_score = self.score("esr_20_or_more", 0.02 * from_50)
+        esr = np.clip(np.floor(20 * np.exp(_ESR_SLOPE * np.minimum(esr_score, 20))), 0, 200)
+
+        cancer_type, years_since = self._cancer_history(history, primary, female, age)
+        weight = np.clip(np.where(female, rng.normal(70, 14, n), rng.normal(84, 15, n)), 40, 180)
+        loss_kg = rng.gamma(2.0, np.where(malignant, 3.5, 2.0)) + 0.5
+        loss = np.where(weight_loss, np.round(np.minimum(loss_kg, 0.3 * weight), 1), 0.0)
+        mean_score = (
+            self.by_dx(_PAIN_SCORE_MEAN) + 0.5 * progressive + 0.5 * cord_compression + 0.3 * night
+        )
+        pain_score = np.clip(np.round(rng.normal(mean_score, 1.8)), 0, 10).astype(np.int64)
+
+        self.values.update(
+            age=age, sex=np.where(female, 0, 1), pain_duration_weeks=duration,
+            pain_trajectory=trajectory, constant_pain=constant, night_pain=night,
+            pain_worse_lying_down=lying, no_relief_with_rest=no_relief,
+            failed_conservative_treatment=failed, pain_region=region, pain_score=pain_score,
+            numbness_tingling=numbness, limb_weakness=weakness, sensory_loss=sensory,
+            gait_difficulty=gait, bowel_bladder_dysfunction=sphincter,
+            weight_kg=np.round(weight, 1), unexplained_weight_loss_kg=loss, fatigue=fatigue,
+            fever=fever, history_of_cancer=history, cancer_type=cancer_type,
+            years_since_cancer_diagnosis=years_since, smoking_status=smoking,
+            pack_years=pack_years, family_history_of_cancer=family, recent_trauma=trauma,
+            steroid_use=steroids, immunosuppressed=immunosuppressed, esr_mm_per_h=esr,
+        )  # fmt: skip
+        self.latent.update(
+            cord_compression=cord_compression, neuro_deficit=deficit, primary=primary
+        )
+
+    def _region(self, thoracic: BoolArray, cord_compression: BoolArray) -> IntArray:
+        """Pain region codes: thoracic as drawn, the rest split by cause."""
+        regions = ENUM_VALUES["pain_region"]
+        other = _pick(self.rng, {"cervical": 0.12, "lumbar": 0.80, "sacral": 0.08}, regions, self.n)
+        disc = _pick(self.rng, {"cervical": 0.12, "lumbar": 0.85, "sacral": 0.03}, regions, self.n)
+        cord = _pick(self.rng, {"cervical": 1 / 3, "lumbar": 2 / 3}, regions, self.n)
+        region = np.where(
+            cord_compression, cord, np.where(self.is_dx("disc_herniation"), disc, other)
+        )
+        return np.where(thoracic, regions.index("thoracic"), region)
+
+    def _cancer_history(
+        self, history: BoolArray, primary: IntArray, female: BoolArray, age: IntArray
+    ) -> tuple[IntArray, FloatArray]:
+        """Cancer type and years since diagnosis where there is a history, else -1 and NaN."""
+        rng, n = self.rng, self.n
+        survivor = np.where(female, _pick(rng, _SURVIVOR_MIX["female"], _CANCER, n),
+                            _pick(rng, _SURVIVOR_MIX["male"], _CANCER, n))  # fmt: skip
+        # A known myeloma (or its precursor) often precedes spinal myeloma.
+        myeloma_known = self.is_dx("myeloma") & self.chance(0.5)
+        kind = np.where(primary >= 0, primary, np.where(myeloma_known, _CT["myeloma"], survivor))
+        mean_years = np.where(self.is_dx("metastasis"), 3.0,
+                              np.where(self.malignant, 6.0, 8.0))  # fmt: skip
+        years = (
+            np.floor(10 * np.minimum(rng.exponential(mean_years), np.minimum(80, age - 18))) / 10
+        )
+        return np.where(history, kind, -1), np.where(history, years, np.nan)
+
+    def hide_unrecorded(self, rates: dict[str, float]) -> None:
+        """Mark fields not recorded, completely at random at each field's rate."""
+        for name in FIELDS:
+            self.missing[name] = self.chance(rates[name])
+        # Type and date of a cancer are only recorded along with the history itself.
+        no_history = self.missing["history_of_cancer"] | ~self.values["history_of_cancer"].astype(
+            bool
+        )
+        self.missing["cancer_type"] |= no_history
+        self.missing["years_since_cancer_diagnosis"] |= no_history
+
+    def frame(self) -> pd.DataFrame:
+        """The cohort as a case frame with the project's nullable dtypes."""
+        columns: dict[str, pd.Series] = {}
+        for name in FIELDS:
+            values, missing = self.values[name], self.missing[name]
+            kind = FIELD_KINDS[name]
+            if kind == "bool":
+                columns[name] = bool_column(values.astype(bool), missing)
+            elif kind == "int":
+                columns[name] = int_column(values.astype(np.int64), missing)
+            elif kind == "float":
+                columns[name] = float_column(values.astype(np.float64), missing)
+            else:
+                codes = np.where(missing, -1, values.astype(np.int64))
+                columns[name] = enum_column(codes, ENUM_VALUES[name])
+        columns[LABEL] = pd.Series(self.malignant.astype(np.int64))
+        columns[DIAGNOSIS] = enum_column(self.dx, DIAGNOSES)
+        return pd.DataFrame(columns)
+
+    def latents(self) -> dict[str, npt.NDArray[np.generic]]:
+        """Latent state that no record shows, for tests and analysis."""
+        return dict(self.latent)

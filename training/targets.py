@@ -1,0 +1,153 @@
+"""Calibration targets of the cohort simulator: one table of red flags, each with its definition.
+
+Sensitivity and specificity are for spinal malignancy against every other cause of back pain, in
+primary care (REFERENCES.md). A flag is evaluated only on cases where the fields it reads are
+recorded: missing values are neither positive nor negative. The simulator solves its intercepts
+against this table, and the cohort report compares a frame against it, so revising a figure here
+revises both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from features.model import SETTING_PREVALENCE
+
+BoolArray = npt.NDArray[np.bool_]
+# A flag evaluator returns (positive, recorded) for every row of a case frame.
+Evaluator = Callable[[pd.DataFrame], tuple[BoolArray, BoolArray]]
+
+TOLERANCE = 0.03  # absolute, on sensitivity and on specificity
+
+# The prevalences live with the model (serving shifts to them); the simulator draws at them.
+SETTINGS = tuple(SETTING_PREVALENCE)
+PREVALENCE: dict[str, float] = SETTING_PREVALENCE
+PREVALENCE_SOURCE: dict[str, str] = {
+    "primary_care": "Deyo & Diehl 1988: 13/1,975; Cochrane 2013 pooled: 21/6,622",
+    "emergency": "Galliker et al., Am J Med 2020 (22 studies, 41,320 patients)",
+    "oncology": "He et al., Eur Spine J 2020: 24.5% of symptomatic newly diagnosed patients",
+}
+PREVALENCE_REL_TOLERANCE = 0.10
+
+
+@dataclass(frozen=True)
+class Target:
+    """One red flag's published or assumed accuracy for spinal malignancy."""
+
+    name: str
+    definition: str
+    sensitivity: float
+    specificity: float
+    status: Literal["published", "assumed"]
+    source: str
+    evaluate: Evaluator
+    # The Deyo rule's sensitivity is a floor (13/13 observed; "take >= 0.95"), not a point target.
+    sensitivity_is_floor: bool = False
+
+    @property
+    def lr_positive(self) -> float:
+        """Positive likelihood ratio implied by the target figures."""
+        return self.sensitivity / (1.0 - self.specificity)
+
+
+def _bool(df: pd.DataFrame, column: str) -> tuple[BoolArray, BoolArray]:
+    series = df[column]
+    return series.fillna(False).to_numpy(dtype=bool), series.notna().to_numpy()
+
+
+def _threshold(column: str, at_least: float | None = None, above: float | None = None) -> Evaluator:
+    def evaluate(df: pd.DataFrame) -> tuple[BoolArray, BoolArray]:
+        values = df[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        recorded = ~np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            positive = values >= at_least if at_least is not None else values > above
+        return positive & recorded, recorded
+
+    return evaluate
+
+
+def _equals(column: str, value: str) -> Evaluator:
+    def evaluate(df: pd.DataFrame) -> tuple[BoolArray, BoolArray]:
+        series = df[column]
+        return (series == value).fillna(False).to_numpy(dtype=bool), series.notna().to_numpy()
+
+    return evaluate
+
+
+def _flag(column: str) -> Evaluator:
+    return lambda df: _bool(df, column)
+
+
+def _any_of(*evaluators: Evaluator) -> Evaluator:
+    """Positive if any part is positive; recorded only where every part is recorded."""
+
+    def evaluate(df: pd.DataFrame) -> tuple[BoolArray, BoolArray]:
+        parts = [e(df) for e in evaluators]
+        recorded = np.logical_and.reduce([r for _, r in parts])
+        positive = np.logical_or.reduce([p for p, _ in parts])
+        return positive & recorded, recorded
+
+    return evaluate
+
+
+_age_50 = _threshold("age", at_least=50)
+_weight_loss = _threshold("unexplained_weight_loss_kg", above=0)
+_DEYO_1988 = "Deyo & Diehl, J Gen Intern Med 1988"
+
+TARGETS: tuple[Target, ...] = (
+    Target("age_50_or_over", "age >= 50", 0.77, 0.71, "published",
+           f"{_DEYO_1988} (tabulated in Deyo, Rainville & Kent, JAMA 1992)", _age_50),
+    Target("history_of_cancer", "history_of_cancer is true", 0.31, 0.98, "published",
+           f"{_DEYO_1988}; Henschke et al., Cochrane 2013; Downie et al., BMJ 2013",
+           _flag("history_of_cancer")),
+    Target("unexplained_weight_loss", "unexplained_weight_loss_kg > 0", 0.15, 0.94, "published",
+           _DEYO_1988, _weight_loss),
+    Target("failed_conservative_treatment", "failed_conservative_treatment is true", 0.31, 0.90,
+           "published", _DEYO_1988, _flag("failed_conservative_treatment")),
+    Target("no_relief_with_rest", "no_relief_with_rest is true", 0.90, 0.46, "published",
+           _DEYO_1988, _flag("no_relief_with_rest")),
+    Target("duration_over_4_weeks", "pain_duration_weeks > 4", 0.50, 0.81, "published",
+           _DEYO_1988, _threshold("pain_duration_weeks", above=4)),
+    Target("deyo_rule",
+           "any of age >= 50, history_of_cancer, weight loss > 0, failed_conservative_treatment "
+           "(evaluated where all four are recorded)",
+           0.95, 0.60, "published", f"{_DEYO_1988}: sensitivity 13/13, taken as >= 0.95",
+           _any_of(_age_50, _flag("history_of_cancer"), _weight_loss,
+                   _flag("failed_conservative_treatment")),
+           sensitivity_is_floor=True),
+    Target("esr_20_or_more", "esr_mm_per_h >= 20 (where ESR is recorded)", 0.78, 0.67,
+           "published", _DEYO_1988, _threshold("esr_mm_per_h", at_least=20)),
+    Target("night_pain", "night_pain is true", 0.50, 0.60, "assumed",
+           "night pain in 44% of 482 triage-clinic patients (Harding et al., Spine 2005)",
+           _flag("night_pain")),
+    Target("thoracic_pain", "pain_region == 'thoracic'", 0.40, 0.85, "assumed",
+           "70% of cord compressions are thoracic; most back pain is lumbar (Enthoven 2016)",
+           _equals("pain_region", "thoracic")),
+    Target("progressive_pain",
+           "constant_pain is true or pain_trajectory == 'worsening' (where both are recorded)",
+           0.60, 0.80, "assumed", "NICE CG75: progressive and unremitting pain as triggers",
+           _any_of(_flag("constant_pain"), _equals("pain_trajectory", "worsening"))),
+    Target("any_neuro_deficit",
+           "any of limb_weakness, sensory_loss, gait_difficulty (where all three are recorded)",
+           0.20, 0.92, "assumed",
+           "low sensitivity (Cochrane 2013); radiculopathy is the common false positive",
+           _any_of(_flag("limb_weakness"), _flag("sensory_loss"), _flag("gait_difficulty"))),
+    Target("bowel_bladder_dysfunction", "bowel_bladder_dysfunction is true", 0.05, 0.995,
+           "assumed", "project assumption", _flag("bowel_bladder_dysfunction")),
+    Target("fatigue", "fatigue is true", 0.40, 0.80, "assumed",
+           "fatigue OR 1.5 for kidney cancer (Shephard, BJGP 2013)", _flag("fatigue")),
+    Target("fever", "fever is true", 0.05, 0.97, "assumed",
+           "fever mostly marks spinal infection", _flag("fever")),
+    Target("current_smoker", "smoking_status == 'current'", 0.35, 0.80, "assumed",
+           "risk factor in QCancer; drives lung primaries", _equals("smoking_status", "current")),
+    Target("family_history_of_cancer", "family_history_of_cancer is true", 0.25, 0.85, "assumed",
+           "project assumption", _flag("family_history_of_cancer")),
+)  # fmt: skip
+
+TARGETS_BY_NAME: dict[str, Target] = {t.name: t for t in TARGETS}
