@@ -70,13 +70,21 @@ def train(
             if existing is not None:
                 typer.echo(f"champion already registered: version {existing.version}; not training")
                 return
-        with tqdm(total=1, desc="boosting rounds", unit="round", file=sys.stderr) as bar:
+        bars: list[tqdm[None]] = []
 
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
+        def progress(done: int, total: int) -> None:
+            # Started on the first round, so validation errors are not preceded by a bar.
+            if not bars:
+                bars.append(
+                    tqdm(total=total, desc="boosting rounds", unit="round", file=sys.stderr)
+                )
+            bars[0].update(done - bars[0].n)
 
+        try:
             result = run_training(options, progress=progress)
+        finally:
+            for bar in bars:
+                bar.close()
     except (TrainingError, ValueError, OSError) as error:
         raise _fail(str(error)) from None
     typer.echo(f"run id:   {result.run_id}")
@@ -116,6 +124,36 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+@app.command()
+def cohort(
+    n: Annotated[int, typer.Option("--n", help="Cases to simulate.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Seed of the cohort.")] = 0,
+    setting: Annotated[str, typer.Option(help=SETTINGS_HELP)] = "primary_care",
+    out: Annotated[
+        Path | None, typer.Option(help="Write the cohort here (.parquet or .csv).")
+    ] = None,
+    report: Annotated[
+        bool, typer.Option("--report", help="Print target vs simulated figures, flag by flag.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Simulate a cohort: write it to a file, or report how it matches the published figures."""
+    from training.cohort_cli import report_text, write_cohort
+
+    if out is None and not report:
+        raise _fail(
+            "give --out FILE to write a cohort, or --report to print the calibration report"
+        )
+    try:
+        if out is not None:
+            written = write_cohort(n, seed, setting, out, overwrite=force)
+            typer.echo(f"wrote {n} simulated cases ({setting}, seed {seed}) to {written}")
+        if report:
+            typer.echo(report_text(n, seed, setting))
+    except (ValueError, OSError) as error:
+        raise _fail(str(error)) from None
 
 
 def main() -> None:

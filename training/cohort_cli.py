@@ -29,7 +29,7 @@ def write_cohort(n: int, seed: int, setting: str, out: Path, *, overwrite: bool 
     if suffix not in COHORT_EXTENSIONS:
         raise ValueError(f"out: {out} must end in .parquet or .csv, not {out.suffix or '(none)'!r}")
     if out.exists() and not overwrite:
-        raise FileExistsError(f"out: {out} already exists; choose another path or overwrite it")
+        raise FileExistsError(f"out: {out} already exists; choose another path or pass --force")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"out: folder {out.parent} does not exist")
     frame = simulate_cohort(n, seed, setting)  # validates n and setting before anything is written
