@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
+from features.catalogue import Columns
 from features.record import CaseRecord
+from features.transform import CaseInput, case_columns
+
+BoolArray = npt.NDArray[np.bool_]
 
 # Numbness counts here although the model's deficit count leaves it out: for an emergency
 # trigger, NICE lists radicular and sensory symptoms, and a false alarm costs less than a miss.
 NEURO_DEFICITS = ("limb_weakness", "sensory_loss", "gait_difficulty", "numbness_tingling")
+
+
+@dataclass(frozen=True)
+class UrgentRule:
+    """One emergency trigger: a plain-language reason and when it fires."""
+
+    reason: str
+    fires: Callable[[BoolArray, BoolArray, BoolArray], BoolArray]  # (neuro, sphincter, cancer)
+
+
+RULES: tuple[UrgentRule, ...] = (
+    UrgentRule(
+        "Neurological deficit with previous cancer: suspected spinal cord compression",
+        lambda neuro, sphincter, cancer: neuro & cancer,
+    ),
+    UrgentRule(
+        "Bowel or bladder dysfunction with previous cancer: suspected spinal cord compression",
+        lambda neuro, sphincter, cancer: sphincter & cancer,
+    ),
+    UrgentRule(
+        "Bowel or bladder dysfunction with a neurological deficit: "
+        "suspected cord or cauda equina compression",
+        lambda neuro, sphincter, cancer: sphincter & neuro,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -19,23 +52,23 @@ class UrgentAssessment:
     reasons: tuple[str, ...]
 
 
+def _present(columns: Columns, name: str) -> BoolArray:
+    present: BoolArray = np.asarray(columns[name], dtype=np.float64) == 1.0  # NaN is not present
+    return present
+
+
+def urgent_rules_fired(cases: CaseInput) -> BoolArray:
+    """Which rule fires for which case: a boolean matrix, one row per case, one column per rule."""
+    columns = case_columns(cases)
+    neuro = np.logical_or.reduce([_present(columns, name) for name in NEURO_DEFICITS])
+    sphincter = _present(columns, "bowel_bladder_dysfunction")
+    cancer = _present(columns, "history_of_cancer")
+    fired: BoolArray = np.column_stack([rule.fires(neuro, sphincter, cancer) for rule in RULES])
+    return fired
+
+
 def assess_urgency(case: CaseRecord) -> UrgentAssessment:
     """Apply the emergency triggers; any one sets the flag, whatever the model's probability."""
-    neuro = any(getattr(case, name) is True for name in NEURO_DEFICITS)
-    sphincter = case.bowel_bladder_dysfunction is True
-    cancer = case.history_of_cancer is True
-    reasons = []
-    if neuro and cancer:
-        reasons.append(
-            "Neurological deficit with previous cancer: suspected spinal cord compression"
-        )
-    if sphincter and cancer:
-        reasons.append(
-            "Bowel or bladder dysfunction with previous cancer: suspected spinal cord compression"
-        )
-    if sphincter and neuro:
-        reasons.append(
-            "Bowel or bladder dysfunction with a neurological deficit: "
-            "suspected cord or cauda equina compression"
-        )
-    return UrgentAssessment(flag=bool(reasons), reasons=tuple(reasons))
+    fired = urgent_rules_fired([case.model_dump()])[0]
+    reasons = tuple(rule.reason for rule, hit in zip(RULES, fired, strict=True) if hit)
+    return UrgentAssessment(flag=bool(reasons), reasons=reasons)

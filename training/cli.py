@@ -156,6 +156,56 @@ def cohort(
         raise _fail(str(error)) from None
 
 
+@app.command()
+def score(
+    input: Annotated[Path, typer.Option("--input", help="Cases to score (.parquet or .csv).")],
+    output: Annotated[Path, typer.Option("--output", help="Scores to write (.parquet).")],
+    model_uri: Annotated[
+        str | None, typer.Option(help="Model to score with [default: the champion].")
+    ] = None,
+    setting: Annotated[str | None, typer.Option(help=SETTINGS_HELP)] = None,
+    explain: Annotated[
+        bool, typer.Option(help="Add base value and one column per feature.")
+    ] = False,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(help="Input column to copy to the output (an id); repeatable."),
+    ] = None,
+    engine: Annotated[str, typer.Option(help="local, or dask for a Parquet dataset.")] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address [default: a local cluster].")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --output if it exists.")] = False,
+) -> None:
+    """Score a file of cases in bulk: probability, risk band and urgent flag for every row."""
+    _quiet_mlflow()
+    from tqdm import tqdm
+
+    from features.store import tracking_uri
+    from serving.core import ModelUnavailableError, load_model
+    from training.data import CaseFileError
+    from training.distributed import DaskEngineError
+    from training.score import ScoreOptions, score_file, score_file_on_dask
+
+    options = ScoreOptions(setting=setting, explain=explain, keep=tuple(keep or ()))
+    if engine not in ("local", "dask"):
+        raise _fail(f"--engine must be local or dask, got '{engine}'")
+    try:
+        options.validate()
+        model = load_model(model_uri or default_model_uri(), tracking_uri())
+        if engine == "dask":
+            rows = score_file_on_dask(
+                model.pipeline, str(input), output, options, scheduler, overwrite=force
+            )
+        else:
+            with tqdm(desc="scoring", unit=" cases", file=sys.stderr, delay=1) as bar:
+                rows = score_file(model.pipeline, input, output, options, force, bar.update)
+    except (CaseFileError, ModelUnavailableError, DaskEngineError, ValueError, OSError) as error:
+        raise _fail(str(error)) from None
+    version = model.identity.version or model.identity.uri
+    typer.echo(f"scored {rows} cases with model version {version} into {output}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

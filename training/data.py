@@ -70,6 +70,43 @@ def load_cases(path: str | Path, label: str = LABEL) -> pd.DataFrame:
     return frame[output_columns(DIAGNOSIS in raw.columns)]
 
 
+def validate_case_frame(
+    raw: pd.DataFrame, source: str, row_offset: int = 0, keep: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Check unlabelled cases (a file or one chunk of it) and return them with the record dtypes.
+
+    Args:
+        raw: the cases as read; columns are case-record fields plus the names in ``keep``.
+        source: the file named in error messages.
+        row_offset: cases before this chunk, so messages count rows across the whole file.
+        keep: extra columns (an identifier, say) passed through unchecked.
+
+    Raises:
+        CaseFileError: on the first problem found.
+    """
+    names = [str(c) for c in raw.columns]
+    unknown = [n for n in names if n not in FIELDS and n not in keep]
+    if unknown:
+        raise CaseFileError(
+            f"{source}: unknown columns {_quoted(unknown)}; expected case-record fields"
+            + (f" and {_quoted(list(keep))}" if keep else "")
+        )
+    for required in (*REQUIRED_FIELDS, *keep):
+        if required not in names:
+            raise CaseFileError(f"{source}: required column {required!r} is missing")
+    raw = raw.reset_index(drop=True)
+    checker = _Checker(source, raw, row_offset)
+    columns = {
+        name: checker.field(name) if name in raw.columns else _absent(name, len(raw))
+        for name in FIELDS
+    }
+    checker.consistency(columns)
+    frame = pd.DataFrame(columns)
+    for name in keep:
+        frame[name] = raw[name].to_numpy()
+    return frame
+
+
 def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
@@ -129,9 +166,10 @@ def _check_columns(raw: pd.DataFrame, file: str, label: str) -> None:
 class _Checker:
     """Parses and checks the columns of one raw frame, raising on the first problem."""
 
-    def __init__(self, file: str, raw: pd.DataFrame) -> None:
+    def __init__(self, file: str, raw: pd.DataFrame, row_offset: int = 0) -> None:
         self.file = file
         self.raw = raw
+        self.row_offset = row_offset  # rows before this frame, when a large file comes in chunks
 
     def fail(
         self, column: str, rows: BoolArray, problem: str, accepted: str = "", quote: bool = False
@@ -140,7 +178,7 @@ class _Checker:
         if not rows.any():
             return
         first = f" (first: {self.raw[column][rows].iloc[0]!r})" if quote else ""
-        message = f"{self.file}: column {column!r}: {_rows(rows)} {problem}{first}"
+        message = f"{self.file}: column {column!r}: {_rows(rows, self.row_offset)} {problem}{first}"
         raise CaseFileError(message + (f"; {accepted}" if accepted else ""))
 
     def field(self, name: str) -> pd.Series:
@@ -290,8 +328,8 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype("string").fillna("").str.strip().str.lower()
 
 
-def _rows(mask: BoolArray) -> str:
-    rows = np.flatnonzero(mask) + 1
+def _rows(mask: BoolArray, offset: int = 0) -> str:
+    rows = np.flatnonzero(mask) + 1 + offset
     shown = ", ".join(str(r) for r in rows[:MAX_ROWS_SHOWN])
     more = f" (and {len(rows) - MAX_ROWS_SHOWN} more)" if len(rows) > MAX_ROWS_SHOWN else ""
     return f"{'row' if len(rows) == 1 else 'rows'} {shown}{more}"

@@ -48,3 +48,19 @@ def test_sphincter_triggers(fields: dict[str, Any], expected: int) -> None:
 def test_no_trigger_without_a_pair(fields: dict[str, Any]) -> None:
     result = assess_urgency(CaseRecord(age=80, **fields))
     assert not result.flag and result.reasons == ()
+
+
+def test_whole_cohorts_are_flagged_exactly_as_case_by_case() -> None:
+    import pandas as pd
+
+    from features.urgent import RULES, urgent_rules_fired
+    from training.simulate import simulate_cohort
+
+    cohort = simulate_cohort(3_000, seed=8, setting="oncology")
+    fired = urgent_rules_fired(cohort)
+    assert fired.shape == (3_000, len(RULES)) and fired.any()
+    fields = cohort.drop(columns=["spinal_malignancy", "diagnosis"])
+    for i, row in enumerate(fields.head(400).to_dict("records")):
+        case = CaseRecord(**{k: v for k, v in row.items() if not pd.isna(v)})
+        expected = tuple(r.reason for r, hit in zip(RULES, fired[i], strict=True) if hit)
+        assert assess_urgency(case).reasons == expected

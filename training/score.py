@@ -1,0 +1,197 @@
+"""Batch scoring of case files: probability, risk band and urgent flag for every row.
+
+Locally the file is read in chunks of rows (Parquet row groups, CSV chunks) with a progress bar;
+with ``engine="dask"`` each Parquet partition is scored on the cluster. Either way the output is
+written to a temporary path and renamed into place only when every row is scored, so a bad row or
+an interrupted run leaves nothing half-written, and the input is validated row by row first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features import DIAGNOSIS, LABEL
+from features.catalogue import FEATURE_NAMES
+from features.model import SETTING_PREVALENCE, RiskPipeline, prior_shift, sigmoid
+from features.urgent import RULES, urgent_rules_fired
+from training.data import CaseFileError, validate_case_frame
+
+INPUT_SUFFIXES = (".parquet", ".csv")
+CHUNK_ROWS = 100_000
+DEFAULT_THRESHOLDS = (0.01, 0.05)
+BANDS = np.array(["low", "moderate", "high"], dtype=object)
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How to score: setting, risk-band thresholds, explanation columns and pass-through columns."""
+
+    setting: str | None = None
+    thresholds: tuple[float, float] = DEFAULT_THRESHOLDS
+    explain: bool = False
+    keep: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        """Refuse options that cannot work, before reading a row."""
+        if self.setting is not None and self.setting not in SETTING_PREVALENCE:
+            raise ValueError(
+                f"--setting must be one of {', '.join(SETTING_PREVALENCE)}, got '{self.setting}'"
+            )
+        low, high = self.thresholds
+        if not 0 < low < high < 1:
+            raise ValueError("--thresholds must be two probabilities with 0 < low < high < 1")
+
+
+def score_frame(pipeline: RiskPipeline, cases: pd.DataFrame, options: ScoreOptions) -> pd.DataFrame:
+    """Scores of validated cases: the kept columns, then probability, band and urgent flag."""
+    matrix = pipeline[0].transform(cases)
+    classifier = pipeline[-1]
+    shift = 0.0
+    if options.setting is not None:
+        shift = prior_shift(classifier.train_prevalence_, SETTING_PREVALENCE[options.setting])
+    probability = sigmoid(classifier.decision_function(matrix) + shift)
+    fired = urgent_rules_fired(cases)
+    low, high = options.thresholds
+    out = pd.DataFrame({name: cases[name].to_numpy() for name in options.keep})
+    out["probability"] = probability
+    out["risk_band"] = BANDS[(probability >= low).astype(int) + (probability >= high).astype(int)]
+    out["urgent"] = np.asarray(fired.any(axis=1), dtype=bool)
+    out["urgent_reasons"] = [
+        "; ".join(rule.reason for rule, hit in zip(RULES, row, strict=True) if hit) for row in fired
+    ]
+    if options.explain:
+        base, contributions = classifier.explain(matrix)
+        out["base_value"] = base + shift
+        for j, name in enumerate(FEATURE_NAMES):
+            out[f"contribution_{name}"] = contributions[:, j]
+    return out
+
+
+def _with_labels(options: ScoreOptions, raw: pd.DataFrame) -> ScoreOptions:
+    """Labels and diagnoses in the input travel to the output, to evaluate the scores later."""
+    extra = tuple(c for c in (LABEL, DIAGNOSIS) if c in raw.columns and c not in options.keep)
+    return replace(options, keep=(*options.keep, *extra)) if extra else options
+
+
+def _chunks(path: Path) -> Iterator[pd.DataFrame]:
+    if path.suffix.lower() == ".parquet":
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+            yield batch.to_pandas()
+    else:
+        yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS)
+
+
+def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
+    if source.suffix.lower() not in INPUT_SUFFIXES:
+        raise CaseFileError(f"{source}: unsupported file type; use .parquet or .csv")
+    if not source.is_file():
+        raise CaseFileError(f"{source}: no such file")
+    if target.suffix.lower() != ".parquet":
+        raise CaseFileError(f"{target}: the output must be a .parquet file")
+    if target.exists() and not overwrite:
+        raise CaseFileError(f"{target}: already exists; choose another path or pass --force")
+    if not target.parent.is_dir():
+        raise CaseFileError(f"{target}: folder {target.parent} does not exist")
+    if source.resolve() == target.resolve():
+        raise CaseFileError(f"{target}: would overwrite the input")
+
+
+def score_file(
+    pipeline: RiskPipeline,
+    source: Path,
+    target: Path,
+    options: ScoreOptions,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> int:
+    """Score every case of ``source`` into the Parquet file ``target``; returns the row count."""
+    options.validate()
+    _check_paths(source, target, overwrite)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    os.close(handle)
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for raw in _chunks(source):
+            chunk_options = _with_labels(options, raw)
+            cases = validate_case_frame(raw, str(source), rows, chunk_options.keep)
+            scores = score_frame(pipeline, cases, chunk_options)
+            table = pa.Table.from_pandas(scores, preserve_index=False)
+            writer = writer or pq.ParquetWriter(temporary, table.schema)
+            writer.write_table(table)
+            rows += len(raw)
+            if progress:
+                progress(len(raw))
+        if writer is None:
+            raise CaseFileError(f"{source}: the file has no cases")
+        writer.close()
+        os.replace(temporary, target)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return rows
+
+
+def score_file_on_dask(
+    pipeline: RiskPipeline,
+    source: str,
+    target: Path,
+    options: ScoreOptions,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+) -> int:
+    """Score a Parquet dataset partition by partition on a Dask cluster, into ``target`` (a folder).
+
+    Row numbers in validation errors count within the partition named in the message.
+    """
+    import dask.dataframe as dd
+
+    from training.distributed import dask_client
+
+    options.validate()
+    if target.exists() and not overwrite:
+        raise CaseFileError(f"{target}: already exists; choose another path or pass --force")
+    if not target.parent.is_dir():
+        raise CaseFileError(f"{target}: folder {target.parent} does not exist")
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        with dask_client(scheduler):
+            cases = dd.read_parquet(source)
+            head = cases.head(5)
+            labelled = _with_labels(options, head)
+
+            def score_partition(
+                raw: pd.DataFrame, partition_info: dict[str, int] | None = None
+            ) -> pd.DataFrame:
+                number = partition_info["number"] if partition_info else 0
+                where = f"{source} (partition {number})"
+                return score_frame(
+                    pipeline, validate_case_frame(raw, where, 0, labelled.keep), labelled
+                )
+
+            # The output's schema, from real rows: pass-through columns keep their own types.
+            meta = score_partition(head).iloc[:0]
+            scored = cases.map_partitions(score_partition, meta=meta)
+            scored.to_parquet(str(staging / "scores"), write_index=False)
+            rows = int(dd.read_parquet(str(staging / "scores")).shape[0].compute())
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        os.replace(staging / "scores", target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return rows
