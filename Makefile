@@ -32,7 +32,7 @@ run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/redflag serve --host $(HOST) --port $(PORT)
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
