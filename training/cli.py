@@ -51,15 +51,36 @@ def train(
     if_no_champion: Annotated[
         bool, typer.Option(help="Do nothing when a champion is already registered.")
     ] = False,
+    model: Annotated[
+        str, typer.Option(help="xgboost, or a baseline: logistic, deyo-rule, red-flag-count.")
+    ] = "xgboost",
+    tune: Annotated[
+        int, typer.Option(help="Hyperparameter-search trials on the validation split (0: none).")
+    ] = 0,
+    threshold: Annotated[
+        float, typer.Option(help="Operating threshold for sensitivity, specificity, PPV, NPV.")
+    ] = 0.05,
 ) -> None:
     """Train a model, log it to MLflow and register it (champion if none, else challenger)."""
     _quiet_mlflow()
+    from contextlib import ExitStack
+
     from tqdm import tqdm
 
     from training.fit import TrainingError, TrainOptions
     from training.fit import train as run_training
 
-    options = TrainOptions(n_cases, seed, setting, experiment, data, label)
+    options = TrainOptions(
+        n_cases,
+        seed,
+        setting,
+        experiment,
+        data,
+        label,
+        model=model,
+        tune_trials=tune,
+        threshold=threshold,
+    )
     try:
         options.validate()
         if if_no_champion:
@@ -70,24 +91,38 @@ def train(
             if existing is not None:
                 typer.echo(f"champion already registered: version {existing.version}; not training")
                 return
-        with tqdm(total=1, desc="boosting rounds", unit="round", file=sys.stderr) as bar:
+        with ExitStack() as stack:
+            unit = "round" if model == "xgboost" else "step"
+            bar = stack.enter_context(
+                tqdm(total=1, desc=f"fitting {model}", unit=unit, file=sys.stderr)
+            )
+            trials = (
+                stack.enter_context(tqdm(total=tune, desc="tuning", unit="trial", file=sys.stderr))
+                if tune
+                else None
+            )
 
             def progress(done: int, total: int) -> None:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            result = run_training(options, progress=progress)
+            def trial_progress(done: int, total: int) -> None:
+                if trials is not None:
+                    trials.update(done - trials.n)
+
+            result = run_training(options, progress=progress, trial_progress=trial_progress)
     except (TrainingError, ValueError, OSError) as error:
         raise _fail(str(error)) from None
+    typer.echo(f"model:    {result.model}")
     typer.echo(f"run id:   {result.run_id}")
     typer.echo(f"version:  {result.version}")
     typer.echo(f"alias:    {result.alias}")
     typer.echo("test metrics:")
     for name, value in result.metrics.items():
         typer.echo(
-            f"  {name:24s} {value:.4f}"
+            f"  {name:34s} {value:.4f}"
             if not name.startswith("n_")
-            else f"  {name:24s} {value:.0f}"
+            else f"  {name:34s} {value:.0f}"
         )
 
 
