@@ -84,10 +84,12 @@ class _LinearExplainer(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return (self.decision_function(X) > 0).astype(np.int64)
 
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]:
-        """Exact linear attribution in calibrated log-odds: (base per row, contribution per flag)."""
+        """Exact linear attribution in calibrated log-odds: (base per row, contribution per flag).
+
+        Missing-indicator terms are credited to the red flag they mark.
+        """
         terms = (self._design(X) - self.design_means_) * self.weights_
         contributions = np.zeros((X.shape[0], len(FEATURE_NAMES)), dtype=np.float64)
-        # A missing indicator's term belongs to the red flag it marks as missing.
         np.add.at(contributions.T, self.design_features_, terms.T)
         base = np.full(X.shape[0], self.bias_ + float(self.design_means_ @ self.weights_))
         return base, contributions
@@ -162,16 +164,18 @@ class LogisticRedFlagClassifier(_LinearExplainer):
         eval_set: tuple[Matrix, npt.ArrayLike] | None = None,
         progress: ProgressFn | None = None,
     ) -> Self:
-        """Fit on ``X``, then recalibrate its log-odds on ``eval_set`` (a held-out fifth without)."""
+        """Fit on ``X``, then recalibrate its log-odds on ``eval_set`` (held-out fifth without)."""
         self._check_width(X)
-        y = np.asarray(y, dtype=np.float64)
+        y_fit: Matrix = np.asarray(y, dtype=np.float64)
         if eval_set is None:
             from sklearn.model_selection import train_test_split
 
-            X, X_val, y, y_val = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+            X, X_val, y_fit, y_val = train_test_split(
+                X, y_fit, test_size=0.2, stratify=y_fit, random_state=0
+            )
         else:
             X_val, y_val = eval_set[0], np.asarray(eval_set[1], dtype=np.float64)
-        _check_labels("y", y)
+        _check_labels("y", y_fit)
         _check_labels("eval_set labels", y_val)
         missing = np.isnan(X)
         with np.errstate(all="ignore"):
@@ -184,7 +188,7 @@ class LogisticRedFlagClassifier(_LinearExplainer):
         centre, scale = raw.mean(axis=0), raw.std(axis=0)
         self.centre_, self.scale_ = centre, np.where(scale > 0, scale, 1.0)
         design = self._design(X)
-        fit = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(design, y)
+        fit = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(design, y_fit)
         if progress:
             progress(1, 2)
         coef, bias = fit.coef_[0].astype(np.float64), float(fit.intercept_[0])
@@ -194,7 +198,7 @@ class LogisticRedFlagClassifier(_LinearExplainer):
         self.design_features_ = np.concatenate(
             [np.arange(X.shape[1]), self.indicator_columns_]
         ).astype(np.int64)
-        self._finish(X, y)
+        self._finish(X, y_fit)
         if progress:
             progress(2, 2)
         return self
@@ -203,4 +207,3 @@ class LogisticRedFlagClassifier(_LinearExplainer):
         """Calibrated log-odds per standardised design column, named by red flag."""
         names = [*FEATURE_NAMES, *(f"{FEATURE_NAMES[j]}_missing" for j in self.indicator_columns_)]
         return dict(zip(names, (float(w) for w in self.weights_), strict=True))
-

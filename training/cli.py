@@ -127,6 +127,105 @@ def train(
 
 
 @app.command()
+def compare(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Two run ids: evaluate both on one fresh cohort (paired bootstrap)."),
+    ] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = DEFAULT_EXPERIMENT,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="auroc, auprc, brier, log_loss, ece, calibration_slope, "
+            "calibration_intercept or start_time; best first."
+        ),
+    ] = "auroc",
+    format: Annotated[str, typer.Option(help="table, markdown, csv or json.")] = "table",
+    n_cases: Annotated[int, typer.Option(help="Cases in the fresh cohort (two runs).")] = 100_000,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the fresh cohort; must differ from the runs' seeds.")
+    ] = 1_000_003,
+    setting: Annotated[
+        str | None, typer.Option(help="Setting of the fresh cohort [default: run A's].")
+    ] = None,
+) -> None:
+    """Runs side by side with test metrics and registry alias; or two runs on fresh cases."""
+    _quiet_mlflow()
+    from training.compare import (
+        FORMATS,
+        ComparisonError,
+        compare_pair,
+        experiment_runs,
+        format_pair,
+        format_runs,
+        sort_runs,
+    )
+    from training.registry import connect
+
+    try:
+        if format not in FORMATS:
+            raise ComparisonError(f"--format must be one of {', '.join(FORMATS)}, got '{format}'")
+        client = connect()
+        if not runs:
+            output = format_runs(sort_runs(experiment_runs(client, experiment), sort), format)
+        elif len(runs) == 2:
+            output = format_pair(
+                compare_pair(client, runs[0], runs[1], n_cases, seed, setting), format
+            )
+        else:
+            raise ComparisonError(f"give two run ids to compare, or none to list; got {len(runs)}")
+    except (ComparisonError, ValueError, OSError) as error:
+        raise _fail(str(error)) from None
+    typer.echo(output, nl=False)
+
+
+@app.command()
+def promote(
+    run: Annotated[str | None, typer.Option(help="Run whose registered model to promote.")] = None,
+    version: Annotated[str | None, typer.Option(help="Registry version to promote.")] = None,
+    force: Annotated[bool, typer.Option(help="Promote even when the gate refuses.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why; recorded on the version.")] = None,
+    n_cases: Annotated[int, typer.Option(help="Cases in the gate's fresh cohort.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed of the gate's fresh cohort.")] = 1_000_003,
+    auroc_tolerance: Annotated[
+        float, typer.Option(help="Largest AUROC loss against the champion accepted.")
+    ] = 0.01,
+    calibration_tolerance: Annotated[
+        float,
+        typer.Option(help="Largest worsening of |slope - 1| or |intercept| accepted."),
+    ] = 0.1,
+) -> None:
+    """Make a model the champion, if it is not worse than the current one on fresh cases."""
+    _quiet_mlflow()
+    from training.promote import PromotionError
+    from training.promote import promote as run_promotion
+    from training.registry import connect
+
+    try:
+        result = run_promotion(
+            connect(),
+            run_id=run,
+            version=version,
+            force=force,
+            reason=reason,
+            n_cases=n_cases,
+            seed=seed,
+            auroc_tolerance=auroc_tolerance,
+            calibration_tolerance=calibration_tolerance,
+        )
+    except (PromotionError, ValueError, OSError) as error:
+        raise _fail(str(error)) from None
+    previous = result.previous or "none"
+    typer.echo(f"champion: version {result.version} (previous champion: {previous})")
+    if result.comparison is not None:
+        from training.compare import format_pair
+
+        typer.echo(format_pair(result.comparison, "table"), nl=False)
+    if result.forced:
+        typer.echo("forced past the gate: " + "; ".join(result.reasons))
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=1, max=65535)] = 8000,

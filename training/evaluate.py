@@ -27,10 +27,9 @@ Array = npt.NDArray[np.float64]
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_BOOTSTRAP = 1000
 EPS = 1e-12
-# Decision-curve thresholds: fine where referral decisions for a rare cancer are made, coarser above.
+# Decision-curve thresholds: fine where referral for a rare cancer is decided, coarser above.
 NET_BENEFIT_THRESHOLDS: tuple[float, ...] = tuple(
-    float(t)
-    for t in np.round(np.concatenate([np.arange(1, 50) / 1000, np.arange(5, 51) / 100]), 4)
+    float(t) for t in np.round(np.concatenate([np.arange(1, 50) / 1000, np.arange(5, 51) / 100]), 4)
 )
 AGE_BANDS: tuple[tuple[str, float, float], ...] = (
     ("18-49", 18, 50),
@@ -264,7 +263,7 @@ class Evaluation:
                 return [clean(v) for v in value]
             return value
 
-        return clean(
+        cleaned: dict[str, Any] = clean(
             {
                 "metrics": self.metrics,
                 "operating_threshold": self.threshold,
@@ -273,6 +272,7 @@ class Evaluation:
                 "subgroups": self.subgroups,
             }
         )
+        return cleaned
 
 
 def subgroup_labels(cases: pd.DataFrame, setting: str | None) -> dict[str, npt.NDArray[Any]]:
@@ -341,7 +341,9 @@ def evaluate(
 ) -> Evaluation:
     """The full evaluation of predictions ``p`` against outcomes ``y``."""
     if not 0 < threshold < 1:
-        raise ValueError(f"threshold must be a probability strictly between 0 and 1, got {threshold}")
+        raise ValueError(
+            f"threshold must be a probability strictly between 0 and 1, got {threshold}"
+        )
     y = np.asarray(y, dtype=np.int64)
     p = np.asarray(p, dtype=np.float64)
     metrics = core_metrics(y, p)

@@ -15,10 +15,10 @@ from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_
 from training.evaluate import Evaluation
 
 MODEL_DESCRIPTIONS = {
-    "xgboost": "Gradient-boosted trees (XGBoost) on the engineered red flags, missing values handled "
-    "natively, monotone constraints from each red flag's clinical direction, early-stopped and "
-    "Platt-recalibrated on the validation split; explained with exact TreeSHAP scaled by the "
-    "recalibration slope.",
+    "xgboost": "Gradient-boosted trees (XGBoost) on the engineered red flags, missing values "
+    "handled natively, monotone constraints from each red flag's clinical direction, "
+    "early-stopped and Platt-recalibrated on the validation split; explained with exact "
+    "TreeSHAP scaled by the recalibration slope.",
     "logistic": "L2 logistic regression on the same engineered red flags (median imputation plus a "
     "missing indicator per feature, standardised), Platt-recalibrated on the validation split; "
     "explained exactly by its linear terms.",
