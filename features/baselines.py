@@ -27,8 +27,8 @@ from features.model import ProgressFn, sigmoid
 
 Matrix = npt.NDArray[np.float64]
 
-# Effectively unpenalised: a recalibration has two parameters and thousands of cases.
-_UNPENALISED = 1e6
+# A whisper of ridge keeps the fit finite when a score level has no positive case at all.
+_RIDGE = 1e-8
 
 
 def _check_labels(name: str, labels: Matrix) -> None:
@@ -36,10 +36,36 @@ def _check_labels(name: str, labels: Matrix) -> None:
         raise ValueError(f"{name} must contain both classes 0 and 1")
 
 
+def _log_likelihood(design: Matrix, y: Matrix, beta: Matrix) -> float:
+    eta = design @ beta
+    return float(np.sum(y * eta - np.logaddexp(0.0, eta)) - 0.5 * _RIDGE * beta @ beta)
+
+
 def _platt(score: Matrix, y: Matrix) -> tuple[float, float]:
-    """(slope, intercept) of the logistic regression of ``y`` on one score."""
-    fit = LogisticRegression(C=_UNPENALISED, max_iter=1000).fit(score.reshape(-1, 1), y)
-    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    """(slope, intercept) of the maximum-likelihood logistic regression of ``y`` on one score.
+
+    Newton's method with step halving, on the standardised score: exact to rounding, so a binary
+    rule gets exactly its groups' observed rates (an iterative solver stopped early does not).
+    """
+    centre, spread = float(np.mean(score)), float(np.std(score))
+    spread = spread if spread > 0 else 1.0
+    design = np.column_stack([np.ones(len(score)), (score - centre) / spread])
+    beta = np.zeros(2)
+    current = _log_likelihood(design, y, beta)
+    for _ in range(100):
+        p = sigmoid(design @ beta)
+        gradient = design.T @ (y - p) - _RIDGE * beta
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + _RIDGE * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        scale, candidate = 1.0, _log_likelihood(design, y, beta + step)
+        while candidate < current and scale > 1e-6:
+            scale /= 2
+            candidate = _log_likelihood(design, y, beta + scale * step)
+        beta, current = beta + scale * step, candidate
+        if np.max(np.abs(scale * step)) < 1e-10:
+            break
+    slope = float(beta[1] / spread)
+    return slope, float(beta[0] - slope * centre)
 
 
 class _LinearExplainer(ClassifierMixin, BaseEstimator):  # type: ignore[misc]

@@ -22,6 +22,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from features.model import sigmoid
+
 Array = npt.NDArray[np.float64]
 
 DEFAULT_THRESHOLD = 0.05
@@ -73,8 +75,9 @@ def calibration_in_the_large(y: npt.ArrayLike, p: Array) -> float:
         return math.nan
     offset, a = _log_odds(p), 0.0
     for _ in range(100):
-        q = 1 / (1 + np.exp(-(offset + a)))
-        step = float(np.sum(y - q) / max(np.sum(q * (1 - q)), EPS))
+        q = sigmoid(offset + a)
+        # Damped: far from the root the curvature is tiny and a full step overshoots.
+        step = float(np.clip(np.sum(y - q) / max(np.sum(q * (1 - q)), EPS), -2.0, 2.0))
         a += step
         if abs(step) < 1e-12:
             break
