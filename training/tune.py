@@ -46,6 +46,11 @@ def tune(
     """The best hyperparameters of ``n_trials`` for ``model``; call inside the parent run."""
     if model not in SEARCH_SPACES:
         raise ValueError(f"no search space for '{model}'; tunable: {', '.join(SEARCH_SPACES)}")
+    parent = mlflow.active_run()
+    if parent is None:
+        raise RuntimeError("tune() logs its trials under the active training run; start one first")
+    # Without the id, nested runs land in the default experiment rather than the parent's.
+    experiment_id = parent.info.experiment_id
     y_val = split.validation[LABEL].to_numpy()
     best: tuple[float, dict[str, Any]] | None = None
     candidates = ParameterSampler(SEARCH_SPACES[model], n_iter=n_trials, random_state=seed)
@@ -54,7 +59,7 @@ def tune(
         pipeline = fit_model(split, model, seed, params)
         p_val = pipeline.predict_risk(split.validation)
         score = float(log_loss(y_val, np.clip(p_val, 1e-15, 1 - 1e-15), labels=[0, 1]))
-        with mlflow.start_run(run_name=f"trial-{trial}", nested=True):
+        with mlflow.start_run(run_name=f"trial-{trial}", nested=True, experiment_id=experiment_id):
             mlflow.set_tags({"trial": str(trial), "model": model, "kind": "tuning-trial"})
             mlflow.log_params(params)
             mlflow.log_metrics(
