@@ -153,6 +153,7 @@ def compare(
     _quiet_mlflow()
     from training.compare import (
         FORMATS,
+        SORT_KEYS,
         ComparisonError,
         compare_pair,
         experiment_runs,
@@ -165,6 +166,8 @@ def compare(
     try:
         if format not in FORMATS:
             raise ComparisonError(f"--format must be one of {', '.join(FORMATS)}, got '{format}'")
+        if sort not in SORT_KEYS:
+            raise ComparisonError(f"--sort must be one of {', '.join(SORT_KEYS)}, got '{sort}'")
         client = connect()
         if not runs:
             output = format_runs(sort_runs(experiment_runs(client, experiment), sort), format)

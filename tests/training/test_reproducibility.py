@@ -14,7 +14,7 @@ def test_same_seed_and_data_reproduce_every_metric(trained_store: TrainedStore) 
     a, b = client.get_run(first.run_id).data, client.get_run(again.run_id).data
     assert a.tags["data_digest"] == b.tags["data_digest"]
     assert a.params["best_iteration"] == b.params["best_iteration"]
-    assert {k: v for k, v in a.metrics.items()} == {k: v for k, v in b.metrics.items()}
+    assert a.metrics == b.metrics
 
 
 def test_another_seed_is_another_cohort(trained_store: TrainedStore) -> None:
