@@ -38,6 +38,8 @@ def options_for(model: str, **changes: object) -> TrainOptions:
         "experiment": EXPERIMENT,
         "model": model,
         "n_bootstrap": 200,
+        # A faster learning rate stops early in a third of the rounds: the session trains quicker.
+        "params": {"learning_rate": 0.15} if model == "xgboost" else {},
     }
     fields.update(changes)
     return TrainOptions(**fields)  # type: ignore[arg-type]
