@@ -6,8 +6,10 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,6 +38,33 @@ def _quiet_mlflow() -> None:
     warnings.filterwarnings("ignore", module="mlflow")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextmanager
+def _bootstrap_bar() -> Iterator[Callable[[int, int], None]]:
+    """Progress of a comparison's bootstrap on stderr, from its first sample (none on a pipe)."""
+    from tqdm import tqdm
+
+    bars: list[tqdm[Any]] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(
+                tqdm(
+                    total=total,
+                    desc="paired bootstrap",
+                    unit="sample",
+                    file=sys.stderr,
+                    disable=None,
+                )
+            )
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield progress
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 @app.command()
@@ -140,7 +169,9 @@ def compare(
             "calibration_intercept or start_time; best first."
         ),
     ] = "auroc",
-    format: Annotated[str, typer.Option(help="table, markdown, csv or json.")] = "table",
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, markdown, csv or json.")
+    ] = "table",
     n_cases: Annotated[int, typer.Option(help="Cases in the fresh cohort (two runs).")] = 100_000,
     seed: Annotated[
         int, typer.Option(help="Seed of the fresh cohort; must differ from the runs' seeds.")
@@ -164,17 +195,22 @@ def compare(
     from training.registry import connect
 
     try:
-        if format not in FORMATS:
-            raise ComparisonError(f"--format must be one of {', '.join(FORMATS)}, got '{format}'")
+        if output_format not in FORMATS:
+            known = ", ".join(FORMATS)
+            raise ComparisonError(f"--format must be one of {known}, got '{output_format}'")
         if sort not in SORT_KEYS:
             raise ComparisonError(f"--sort must be one of {', '.join(SORT_KEYS)}, got '{sort}'")
         client = connect()
         if not runs:
-            output = format_runs(sort_runs(experiment_runs(client, experiment), sort), format)
-        elif len(runs) == 2:
-            output = format_pair(
-                compare_pair(client, runs[0], runs[1], n_cases, seed, setting), format
+            output = format_runs(
+                sort_runs(experiment_runs(client, experiment), sort), output_format
             )
+        elif len(runs) == 2:
+            with _bootstrap_bar() as progress:
+                comparison = compare_pair(
+                    client, runs[0], runs[1], n_cases, seed, setting, progress=progress
+                )
+            output = format_pair(comparison, output_format)
         else:
             raise ComparisonError(f"give two run ids to compare, or none to list; got {len(runs)}")
     except (ComparisonError, ValueError, OSError) as error:
@@ -205,17 +241,19 @@ def promote(
     from training.registry import connect
 
     try:
-        result = run_promotion(
-            connect(),
-            run_id=run,
-            version=version,
-            force=force,
-            reason=reason,
-            n_cases=n_cases,
-            seed=seed,
-            auroc_tolerance=auroc_tolerance,
-            calibration_tolerance=calibration_tolerance,
-        )
+        with _bootstrap_bar() as progress:
+            result = run_promotion(
+                connect(),
+                run_id=run,
+                version=version,
+                force=force,
+                reason=reason,
+                n_cases=n_cases,
+                seed=seed,
+                auroc_tolerance=auroc_tolerance,
+                calibration_tolerance=calibration_tolerance,
+                progress=progress,
+            )
     except (PromotionError, ValueError, OSError) as error:
         raise _fail(str(error)) from None
     previous = result.previous or "none"

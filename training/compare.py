@@ -331,6 +331,7 @@ def compare_pair(
     seed: int = FRESH_COHORT_SEED,
     setting: str | None = None,
     n_boot: int = DEFAULT_BOOTSTRAP,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PairComparison:
     """Evaluate both runs' models on one fresh cohort; paired bootstrap of AUROC and Brier."""
     if run_a == run_b:
@@ -348,7 +349,7 @@ def compare_pair(
         seed=seed,
         metrics_a=core_metrics(y, p_a),
         metrics_b=core_metrics(y, p_b),
-        differences=paired_bootstrap(y, p_a, p_b, n_boot, seed),
+        differences=paired_bootstrap(y, p_a, p_b, n_boot, seed, progress),
     )
 
 

@@ -386,6 +386,7 @@ def paired_bootstrap(
     p_b: Array,
     n_boot: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[PairedDifference]:
     """AUROC and Brier of B minus A, resampling cases jointly so the pairing is kept."""
     y = np.asarray(y, dtype=np.float64)
@@ -398,6 +399,8 @@ def paired_bootstrap(
         w = draw()
         auc_diff[i] = auc_b(w) - auc_a(w)
         brier_diff[i] = float((w @ sq_b - w @ sq_a) / w.sum())
+        if progress is not None and ((i + 1) % 50 == 0 or i + 1 == n_boot):
+            progress(i + 1, n_boot)
     ones = np.ones(len(y))
     results = []
     for metric, a, b, diffs in (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -123,6 +124,7 @@ def promote(
     auroc_tolerance: float = AUROC_TOLERANCE,
     calibration_tolerance: float = CALIBRATION_TOLERANCE,
     n_boot: int = DEFAULT_BOOTSTRAP,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PromotionResult:
     """Make the candidate ``champion`` if it passes the gate (or ``force``); nothing is written
     until every check has passed."""
@@ -137,7 +139,14 @@ def promote(
     if current is not None:
         try:
             comparison = compare_pair(
-                client, str(current.run_id), str(candidate.run_id), n_cases, seed, None, n_boot
+                client,
+                str(current.run_id),
+                str(candidate.run_id),
+                n_cases,
+                seed,
+                None,
+                n_boot,
+                progress,
             )
         except ComparisonError as error:
             raise PromotionError(f"cannot compare with the champion: {error}") from None
