@@ -1,4 +1,4 @@
-"""A temporary MLflow store with the four models trained once for the whole session."""
+"""A temporary MLflow store with the four models trained once for the training tests."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def options_for(model: str, **changes: object) -> TrainOptions:
     return TrainOptions(**fields)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
+# Package scope: the store and its environment are gone before other test packages run.
+@pytest.fixture(scope="package")
 def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedStore]:
     """xgboost first (so it is champion), then the three baselines (challengers)."""
     home = tmp_path_factory.mktemp("redflag-home")
