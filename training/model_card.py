@@ -120,6 +120,14 @@ def render_model_card(inputs: CardInputs) -> str:
         "",
         MODEL_DESCRIPTIONS.get(inputs.model, inputs.model),
         "",
+        "Parameters: "
+        + ", ".join(
+            f"`{k}`={v}"
+            for k, v in inputs.params.items()
+            if k not in ("data", "data_digest", "model", "n_cases", "seed", "setting")
+        )
+        + ".",
+        "",
         "## Training data",
         "",
         (SIMULATED_DATA_WARNING if inputs.simulated else "Cases from a user-supplied file.")
