@@ -401,14 +401,19 @@ def train(
     with mlflow.start_run(experiment_id=experiment_id) as run:
         dataset = training_dataset(cases, options)
         mlflow.log_input(dataset, context="training")
-        tuned: dict[str, Any] = {}
         if options.tune_trials:
             from training.tune import tune
 
-            tuned = tune(split, options.model, options.seed, options.tune_trials, trial_progress)
-        pipeline = fit_model(
-            split, options.model, options.seed, {**tuned, **options.params}, progress
-        )
+            best = tune(split, options.model, options.seed, options.tune_trials, trial_progress)
+            if options.params:  # fixed parameters win over searched ones: refit with both
+                best_params = {**best.params, **options.params}
+                pipeline = fit_model(split, options.model, options.seed, best_params, progress)
+            else:  # the best trial was fitted on the same split with the same seed: reuse it
+                pipeline = best.pipeline
+                if progress:
+                    progress(1, 1)
+        else:
+            pipeline = fit_model(split, options.model, options.seed, options.params, progress)
         classifier = pipeline.named_steps["classifier"]
         y_test = split.test[LABEL].to_numpy()
         p_test = pipeline.predict_risk(split.test)

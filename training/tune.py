@@ -8,6 +8,7 @@ and calibration together); the test split is never seen.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import mlflow
@@ -17,6 +18,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import ParameterSampler
 
 from features import LABEL
+from features.model import RiskPipeline
 from training.fit import ProgressFn, Split, fit_model
 
 SEARCH_SPACES: dict[str, dict[str, Any]] = {
@@ -32,6 +34,15 @@ SEARCH_SPACES: dict[str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class TuneResult:
+    """The best trial: its parameters and its fitted pipeline."""
+
+    params: dict[str, Any]
+    pipeline: RiskPipeline
+    validation_log_loss: float
+
+
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
 
@@ -42,7 +53,7 @@ def tune(
     seed: int,
     n_trials: int,
     progress: ProgressFn | None = None,
-) -> dict[str, Any]:
+) -> TuneResult:
     """The best hyperparameters of ``n_trials`` for ``model``; call inside the parent run."""
     if model not in SEARCH_SPACES:
         raise ValueError(f"no search space for '{model}'; tunable: {', '.join(SEARCH_SPACES)}")
@@ -52,7 +63,7 @@ def tune(
     # Without the id, nested runs land in the default experiment rather than the parent's.
     experiment_id = parent.info.experiment_id
     y_val = split.validation[LABEL].to_numpy()
-    best: tuple[float, dict[str, Any]] | None = None
+    best: TuneResult | None = None
     candidates = ParameterSampler(SEARCH_SPACES[model], n_iter=n_trials, random_state=seed)
     for trial, sampled in enumerate(candidates):
         params = _plain(sampled)
@@ -65,10 +76,10 @@ def tune(
             mlflow.log_metrics(
                 {"validation_log_loss": score, "validation_auroc": roc_auc_score(y_val, p_val)}
             )
-        if best is None or score < best[0]:
-            best = (score, params)
+        if best is None or score < best.validation_log_loss:
+            best = TuneResult(params, pipeline, score)
         if progress:
             progress(trial + 1, n_trials)
     assert best is not None  # n_trials >= 1 is checked by TrainOptions.validate
-    mlflow.log_metric("tuning_best_validation_log_loss", best[0])
-    return best[1]
+    mlflow.log_metric("tuning_best_validation_log_loss", best.validation_log_loss)
+    return best

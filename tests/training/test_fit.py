@@ -82,9 +82,13 @@ def test_tuning_logs_each_trial_as_a_nested_run(trained_store: TrainedStore) -> 
     )
     assert len(children) == 3
     assert all("validation_log_loss" in child.data.metrics for child in children)
-    best = min(child.data.metrics["validation_log_loss"] for child in children)
+    best = min(children, key=lambda child: child.data.metrics["validation_log_loss"])
     parent = client.get_run(result.run_id)
-    assert parent.data.metrics["tuning_best_validation_log_loss"] == pytest.approx(best)
+    assert parent.data.metrics["tuning_best_validation_log_loss"] == pytest.approx(
+        best.data.metrics["validation_log_loss"]
+    )
+    assert parent.data.params["C"] == best.data.params["C"]  # the final model is the best trial
+    assert len({child.data.params["C"] for child in children}) == 3
     assert parent.data.tags["tuned"] == "true"
 
 
