@@ -31,7 +31,7 @@ PLOT_NAMES = (
 
 def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")  # shap plots overflow their axes
     plt.close(figure)
     return path
 
