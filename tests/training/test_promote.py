@@ -85,6 +85,21 @@ def test_a_better_candidate_passes_the_gate(xgboost_champion: TrainedStore) -> N
     assert tags["previous_champion"] == deyo.version
 
 
+def test_without_a_champion_the_candidate_is_promoted_ungated(
+    xgboost_champion: TrainedStore,
+) -> None:
+    client = xgboost_champion.client
+    client.delete_registered_model_alias(MODEL_NAME, "champion")
+    logistic = xgboost_champion.runs["logistic"]
+    result = runner.invoke(app, ["promote", "--version", logistic.version, "--reason", "first"])
+    assert result.exit_code == 0, result.output
+    assert "previous champion: none" in result.output
+    assert _champion(client) == logistic.version
+    tags = _tags(client, logistic.version)
+    assert tags["promotion_gate"] == "none (no champion)" and tags["previous_champion"] == "none"
+    assert "promotion_comparison" not in tags
+
+
 def _comparison(a: dict[str, float], b: dict[str, float]) -> PairComparison:
     base = {"brier": 0.01, "ece": 0.01, "n_positive": 100.0}
     run = RunModel("r", "xgboost", "primary_care", 1, None)  # type: ignore[arg-type]
