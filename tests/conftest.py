@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from training.simulate import simulate_cohort
 
 
 @dataclass(frozen=True)
-class TrainedStore:
+class ChampionStore:
     home: Path
     tracking_uri: str
     result: TrainResult
@@ -24,15 +23,17 @@ class TrainedStore:
 
 
 @pytest.fixture(scope="session")
-def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedStore]:
+def champion_store(tmp_path_factory: pytest.TempPathFactory) -> ChampionStore:
+    # The environment points at the store only while training: a session-long change would
+    # leak into every later test (and into other fixtures' stores).
     home = tmp_path_factory.mktemp("store")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REDFLAG_HOME", str(home))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         result = train(TrainOptions(n_cases=30_000, seed=7, setting="emergency"))
         uri = tracking_uri()
-        model = load_model("models:/redflag-spinal-malignancy@champion", uri)
-        yield TrainedStore(home, uri, result, model)
+    model = load_model("models:/redflag-spinal-malignancy@champion", uri)
+    return ChampionStore(home, uri, result, model)
 
 
 @pytest.fixture(scope="session")

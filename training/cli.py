@@ -6,8 +6,10 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,6 +40,33 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+@contextmanager
+def _bootstrap_bar() -> Iterator[Callable[[int, int], None]]:
+    """Progress of a comparison's bootstrap on stderr, from its first sample (none on a pipe)."""
+    from tqdm import tqdm
+
+    bars: list[tqdm[Any]] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(
+                tqdm(
+                    total=total,
+                    desc="paired bootstrap",
+                    unit="sample",
+                    file=sys.stderr,
+                    disable=None,
+                )
+            )
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield progress
+    finally:
+        for bar in bars:
+            bar.close()
+
+
 @app.command()
 def train(
     n_cases: Annotated[int, typer.Option(help="Simulated cases to train on.")] = 200_000,
@@ -51,15 +80,36 @@ def train(
     if_no_champion: Annotated[
         bool, typer.Option(help="Do nothing when a champion is already registered.")
     ] = False,
+    model: Annotated[
+        str, typer.Option(help="xgboost, or a baseline: logistic, deyo-rule, red-flag-count.")
+    ] = "xgboost",
+    tune: Annotated[
+        int, typer.Option(help="Hyperparameter-search trials on the validation split (0: none).")
+    ] = 0,
+    threshold: Annotated[
+        float, typer.Option(help="Operating threshold for sensitivity, specificity, PPV, NPV.")
+    ] = 0.05,
 ) -> None:
     """Train a model, log it to MLflow and register it (champion if none, else challenger)."""
     _quiet_mlflow()
+    from contextlib import ExitStack
+
     from tqdm import tqdm
 
     from training.fit import TrainingError, TrainOptions
     from training.fit import train as run_training
 
-    options = TrainOptions(n_cases, seed, setting, experiment, data, label)
+    options = TrainOptions(
+        n_cases,
+        seed,
+        setting,
+        experiment,
+        data,
+        label,
+        model=model,
+        tune_trials=tune,
+        threshold=threshold,
+    )
     try:
         options.validate()
         if if_no_champion:
@@ -70,33 +120,153 @@ def train(
             if existing is not None:
                 typer.echo(f"champion already registered: version {existing.version}; not training")
                 return
-        bars: list[tqdm[None]] = []
-
-        def progress(done: int, total: int) -> None:
-            # Started on the first round, so validation errors are not preceded by a bar.
-            if not bars:
-                bars.append(
-                    tqdm(total=total, desc="boosting rounds", unit="round", file=sys.stderr)
+        with ExitStack() as stack:
+            unit = "round" if model == "xgboost" else "step"
+            # delay: a bar appears only once work is under way, not before a validation error.
+            bar = stack.enter_context(
+                tqdm(total=1, desc=f"fitting {model}", unit=unit, file=sys.stderr, delay=0.5)
+            )
+            trials = (
+                stack.enter_context(
+                    tqdm(total=tune, desc="tuning", unit="trial", file=sys.stderr, delay=0.5)
                 )
-            bars[0].update(done - bars[0].n)
+                if tune
+                else None
+            )
 
-        try:
-            result = run_training(options, progress=progress)
-        finally:
-            for bar in bars:
-                bar.close()
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            def trial_progress(done: int, total: int) -> None:
+                if trials is not None:
+                    trials.update(done - trials.n)
+
+            result = run_training(options, progress=progress, trial_progress=trial_progress)
     except (TrainingError, ValueError, OSError) as error:
         raise _fail(str(error)) from None
+    typer.echo(f"model:    {result.model}")
     typer.echo(f"run id:   {result.run_id}")
     typer.echo(f"version:  {result.version}")
     typer.echo(f"alias:    {result.alias}")
     typer.echo("test metrics:")
     for name, value in result.metrics.items():
         typer.echo(
-            f"  {name:24s} {value:.4f}"
+            f"  {name:34s} {value:.4f}"
             if not name.startswith("n_")
-            else f"  {name:24s} {value:.0f}"
+            else f"  {name:34s} {value:.0f}"
         )
+
+
+@app.command()
+def compare(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Two run ids: evaluate both on one fresh cohort (paired bootstrap)."),
+    ] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = DEFAULT_EXPERIMENT,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="auroc, auprc, brier, log_loss, ece, calibration_slope, "
+            "calibration_intercept or start_time; best first."
+        ),
+    ] = "auroc",
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, markdown, csv or json.")
+    ] = "table",
+    n_cases: Annotated[int, typer.Option(help="Cases in the fresh cohort (two runs).")] = 100_000,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the fresh cohort; must differ from the runs' seeds.")
+    ] = 1_000_003,
+    setting: Annotated[
+        str | None, typer.Option(help="Setting of the fresh cohort [default: run A's].")
+    ] = None,
+) -> None:
+    """Runs side by side with test metrics and registry alias; or two runs on fresh cases."""
+    _quiet_mlflow()
+    from training.compare import (
+        FORMATS,
+        SORT_KEYS,
+        ComparisonError,
+        compare_pair,
+        experiment_runs,
+        format_pair,
+        format_runs,
+        sort_runs,
+    )
+    from training.registry import connect
+
+    try:
+        if output_format not in FORMATS:
+            known = ", ".join(FORMATS)
+            raise ComparisonError(f"--format must be one of {known}, got '{output_format}'")
+        if sort not in SORT_KEYS:
+            raise ComparisonError(f"--sort must be one of {', '.join(SORT_KEYS)}, got '{sort}'")
+        client = connect()
+        if not runs:
+            output = format_runs(
+                sort_runs(experiment_runs(client, experiment), sort), output_format
+            )
+        elif len(runs) == 2:
+            with _bootstrap_bar() as progress:
+                comparison = compare_pair(
+                    client, runs[0], runs[1], n_cases, seed, setting, progress=progress
+                )
+            output = format_pair(comparison, output_format)
+        else:
+            raise ComparisonError(f"give two run ids to compare, or none to list; got {len(runs)}")
+    except (ComparisonError, ValueError, OSError) as error:
+        raise _fail(str(error)) from None
+    typer.echo(output, nl=False)
+
+
+@app.command()
+def promote(
+    run: Annotated[str | None, typer.Option(help="Run whose registered model to promote.")] = None,
+    version: Annotated[str | None, typer.Option(help="Registry version to promote.")] = None,
+    force: Annotated[bool, typer.Option(help="Promote even when the gate refuses.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why; recorded on the version.")] = None,
+    n_cases: Annotated[int, typer.Option(help="Cases in the gate's fresh cohort.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed of the gate's fresh cohort.")] = 1_000_003,
+    auroc_tolerance: Annotated[
+        float, typer.Option(help="Largest AUROC loss against the champion accepted.")
+    ] = 0.01,
+    calibration_tolerance: Annotated[
+        float,
+        typer.Option(help="Largest worsening of |slope - 1| or |intercept| accepted."),
+    ] = 0.1,
+) -> None:
+    """Make a model the champion, if it is not worse than the current one on fresh cases."""
+    _quiet_mlflow()
+    from training.promote import PromotionError
+    from training.promote import promote as run_promotion
+    from training.registry import connect
+
+    try:
+        with _bootstrap_bar() as progress:
+            result = run_promotion(
+                connect(),
+                run_id=run,
+                version=version,
+                force=force,
+                reason=reason,
+                n_cases=n_cases,
+                seed=seed,
+                auroc_tolerance=auroc_tolerance,
+                calibration_tolerance=calibration_tolerance,
+                progress=progress,
+            )
+    except (PromotionError, ValueError, OSError) as error:
+        raise _fail(str(error)) from None
+    previous = result.previous or "none"
+    typer.echo(f"champion: version {result.version} (previous champion: {previous})")
+    if result.comparison is not None:
+        from training.compare import format_pair
+
+        typer.echo(format_pair(result.comparison, "table"), nl=False)
+    if result.forced:
+        typer.echo("forced past the gate: " + "; ".join(result.reasons))
 
 
 @app.command()

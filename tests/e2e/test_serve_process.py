@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TrainedStore
+from tests.conftest import ChampionStore
 
 REDFLAG = Path(sys.executable).parent / "redflag"
 
@@ -52,8 +52,8 @@ def start_server(home: Path, tmp_path: Path) -> tuple[subprocess.Popen[bytes], s
 
 
 @pytest.fixture
-def server(trained_store: TrainedStore, tmp_path: Path) -> Iterator[str]:
-    process, base = start_server(trained_store.home, tmp_path)
+def server(champion_store: ChampionStore, tmp_path: Path) -> Iterator[str]:
+    process, base = start_server(champion_store.home, tmp_path)
     try:
         yield base
     finally:
@@ -64,7 +64,7 @@ def server(trained_store: TrainedStore, tmp_path: Path) -> Iterator[str]:
             process.kill()
 
 
-def test_predict_over_http(server: str, trained_store: TrainedStore) -> None:
+def test_predict_over_http(server: str, champion_store: ChampionStore) -> None:
     ready = httpx.get(f"{server}/readyz", timeout=10)
     assert ready.status_code == 200
     case = {
@@ -77,7 +77,7 @@ def test_predict_over_http(server: str, trained_store: TrainedStore) -> None:
     assert 0.0 < body["probability"] < 1.0
     assert body["risk_band"] in {"low", "moderate", "high"}
     assert body["urgent"]["flag"] is True
-    assert body["model"]["version"] == trained_store.result.version
+    assert body["model"]["version"] == champion_store.result.version
     assert body["model"]["alias"] == "champion"
     explanation = body["explanation"]
     total = explanation["base_value"] + sum(c["contribution"] for c in explanation["contributions"])
@@ -88,7 +88,7 @@ def test_predict_over_http(server: str, trained_store: TrainedStore) -> None:
     assert invalid.json()["errors"][0]["field"] == "age"
 
     model = httpx.get(f"{server}/v1/model", timeout=10).json()
-    assert model["version"] == trained_store.result.version
+    assert model["version"] == champion_store.result.version
     assert "not a medical device" in model["not_a_medical_device"].lower()
     assert model["training"]["simulated_data"] is True
 

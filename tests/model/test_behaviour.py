@@ -11,7 +11,7 @@ import pytest
 from features.model import SETTING_PREVALENCE, sigmoid
 from features.record import CaseRecord
 from serving.core import explain_cases
-from tests.conftest import TrainedStore
+from tests.conftest import ChampionStore
 
 THRESHOLDS = (0.01, 0.05)
 
@@ -26,9 +26,9 @@ def records(frame: pd.DataFrame) -> list[CaseRecord]:
 
 @pytest.mark.parametrize("setting", [None, *SETTING_PREVALENCE])
 def test_explanations_add_up_to_the_probability(
-    trained_store: TrainedStore, fresh_cases: pd.DataFrame, setting: str | None
+    champion_store: ChampionStore, fresh_cases: pd.DataFrame, setting: str | None
 ) -> None:
-    results = explain_cases(trained_store.model, records(fresh_cases), THRESHOLDS, setting)
+    results = explain_cases(champion_store.model, records(fresh_cases), THRESHOLDS, setting)
     for result in results:
         explanation = result["explanation"]
         total = explanation["base_value"] + sum(
@@ -38,11 +38,11 @@ def test_explanations_add_up_to_the_probability(
 
 
 def test_contributions_cover_every_feature_largest_first(
-    trained_store: TrainedStore, fresh_cases: pd.DataFrame
+    champion_store: ChampionStore, fresh_cases: pd.DataFrame
 ) -> None:
     from features.catalogue import FEATURE_NAMES
 
-    (result,) = explain_cases(trained_store.model, records(fresh_cases.head(1)), THRESHOLDS)
+    (result,) = explain_cases(champion_store.model, records(fresh_cases.head(1)), THRESHOLDS)
     contributions = result["explanation"]["contributions"]
     assert sorted(c["feature"] for c in contributions) == sorted(FEATURE_NAMES)
     sizes = [abs(c["contribution"]) for c in contributions]
@@ -50,12 +50,12 @@ def test_contributions_cover_every_feature_largest_first(
 
 
 def test_setting_shifts_probability_in_the_direction_of_prevalence(
-    trained_store: TrainedStore, fresh_cases: pd.DataFrame
+    champion_store: ChampionStore, fresh_cases: pd.DataFrame
 ) -> None:
     cases = records(fresh_cases.head(200))
     by_setting = {
         s: np.array(
-            [r["probability"] for r in explain_cases(trained_store.model, cases, THRESHOLDS, s)]
+            [r["probability"] for r in explain_cases(champion_store.model, cases, THRESHOLDS, s)]
         )
         for s in SETTING_PREVALENCE
     }
@@ -83,7 +83,7 @@ def _flip(frame: pd.DataFrame, change: dict[str, Any]) -> pd.DataFrame:
     ids=lambda d: next(iter(d)),
 )
 def test_adding_a_red_flag_never_lowers_risk(
-    trained_store: TrainedStore,
+    champion_store: ChampionStore,
     fresh_cases: pd.DataFrame,
     absent: dict[str, Any],
     present: dict[str, Any],
@@ -93,7 +93,7 @@ def test_adding_a_red_flag_never_lowers_risk(
     base = base.drop(columns=["cancer_type", "years_since_cancer_diagnosis"])
     if "unexplained_weight_loss_kg" in absent:
         base = base[base["weight_kg"].isna() | (base["weight_kg"] > 40)]
-    pipeline = trained_store.model.pipeline
+    pipeline = champion_store.model.pipeline
     before = pipeline.predict_risk(_flip(base, absent))
     after = pipeline.predict_risk(_flip(base, present))
     assert len(base) > 500

@@ -11,34 +11,34 @@ from mlflow import MlflowClient
 from features.record import CaseRecord
 from features.store import MODEL_NAME
 from serving.core import explain_cases
-from tests.conftest import TrainedStore
+from tests.conftest import ChampionStore
 from training.fit import TrainingError, TrainOptions, train
 from training.registry import version_by_alias
 
 
-def test_first_model_is_champion(trained_store: TrainedStore) -> None:
-    assert trained_store.result.alias == "champion"
-    assert trained_store.model.identity.version == trained_store.result.version
-    assert trained_store.model.identity.run_id == trained_store.result.run_id
+def test_first_model_is_champion(champion_store: ChampionStore) -> None:
+    assert champion_store.result.alias == "champion"
+    assert champion_store.model.identity.version == champion_store.result.version
+    assert champion_store.model.identity.run_id == champion_store.result.run_id
 
 
 def test_pyfunc_gives_the_api_probability(
-    trained_store: TrainedStore, fresh_cases: pd.DataFrame
+    champion_store: ChampionStore, fresh_cases: pd.DataFrame
 ) -> None:
-    mlflow.set_tracking_uri(trained_store.tracking_uri)
-    mlflow.set_registry_uri(trained_store.tracking_uri)  # earlier tests may have moved both
+    mlflow.set_tracking_uri(champion_store.tracking_uri)
+    mlflow.set_registry_uri(champion_store.tracking_uri)  # earlier tests may have moved both
     pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
     sample = fresh_cases.head(300).drop(columns=["spinal_malignancy", "diagnosis"])
     # As a data scientist would build it: plain Python values, unrecorded fields left out.
     rows = [{k: v for k, v in r.items() if not pd.isna(v)} for r in sample.to_dict("records")]
     from_pyfunc = np.asarray(pyfunc.predict(pd.DataFrame(rows)))[:, 1]
     cases = [CaseRecord(**r) for r in rows]
-    from_api = [r["probability"] for r in explain_cases(trained_store.model, cases, (0.01, 0.05))]
+    from_api = [r["probability"] for r in explain_cases(champion_store.model, cases, (0.01, 0.05))]
     np.testing.assert_allclose(from_pyfunc, from_api, rtol=1e-9, atol=1e-12)
 
 
-def test_run_records_what_it_was_trained_on(trained_store: TrainedStore) -> None:
-    run = MlflowClient(trained_store.tracking_uri).get_run(trained_store.result.run_id)
+def test_run_records_what_it_was_trained_on(champion_store: ChampionStore) -> None:
+    run = MlflowClient(champion_store.tracking_uri).get_run(champion_store.result.run_id)
     assert run.data.params["seed"] == "7"
     assert run.data.params["n_cases"] == "30000"
     assert run.data.params["setting"] == "emergency"
@@ -48,21 +48,22 @@ def test_run_records_what_it_was_trained_on(trained_store: TrainedStore) -> None
     assert 0.5 < run.data.metrics["test_auroc"] <= 1.0
 
 
-def test_signature_leaves_clinical_fields_optional(trained_store: TrainedStore) -> None:
-    info = mlflow.models.get_model_info(trained_store.result.model_uri)
+def test_signature_leaves_clinical_fields_optional(champion_store: ChampionStore) -> None:
+    mlflow.set_tracking_uri(champion_store.tracking_uri)
+    info = mlflow.models.get_model_info(champion_store.result.model_uri)
     required = {c.name for c in info.signature.inputs.inputs if c.required}
     assert required == {"age"}
 
 
 def test_second_model_is_challenger(
-    trained_store: TrainedStore, monkeypatch: pytest.MonkeyPatch
+    champion_store: ChampionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REDFLAG_HOME", str(trained_store.home))
+    monkeypatch.setenv("REDFLAG_HOME", str(champion_store.home))
     result = train(TrainOptions(n_cases=5_000, seed=8, setting="oncology"))
-    client = MlflowClient(trained_store.tracking_uri)
+    client = MlflowClient(champion_store.tracking_uri)
     assert result.alias == "challenger"
     champion = version_by_alias(client, "champion")
-    assert champion is not None and str(champion.version) == trained_store.result.version
+    assert champion is not None and str(champion.version) == champion_store.result.version
 
 
 @pytest.mark.parametrize(

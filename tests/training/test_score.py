@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from features.record import CaseRecord
 from features.urgent import assess_urgency
 from serving.core import explain_cases
-from tests.conftest import TrainedStore
+from tests.conftest import ChampionStore
 from training import score as scoring
 from training.cli import app
 from training.data import CaseFileError
@@ -30,7 +30,7 @@ def cohort_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_scores_match_the_api_row_for_row(
-    trained_store: TrainedStore,
+    champion_store: ChampionStore,
     cohort_file: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -38,7 +38,7 @@ def test_scores_match_the_api_row_for_row(
     monkeypatch.setattr(scoring, "CHUNK_ROWS", 700)  # several chunks
     out = tmp_path / "scores.parquet"
     options = ScoreOptions(keep=("case_id",), explain=True, setting="emergency")
-    rows = score_file(trained_store.model.pipeline, cohort_file, out, options)
+    rows = score_file(champion_store.model.pipeline, cohort_file, out, options)
     scores = pd.read_parquet(out)
     assert rows == len(scores) == 2_500
     assert list(scores["case_id"][:3]) == ["c00000", "c00001", "c00002"]
@@ -50,7 +50,7 @@ def test_scores_match_the_api_row_for_row(
             "records"
         )
     ]
-    api = explain_cases(trained_store.model, cases, (0.01, 0.05), "emergency")
+    api = explain_cases(champion_store.model, cases, (0.01, 0.05), "emergency")
     picked = scores.iloc[sample.index]
     np.testing.assert_allclose(picked["probability"], [r["probability"] for r in api], rtol=1e-9)
     assert list(picked["risk_band"]) == [r["risk_band"] for r in api]
@@ -60,7 +60,7 @@ def test_scores_match_the_api_row_for_row(
 
 
 def test_a_bad_row_names_its_row_across_chunks_and_writes_nothing(
-    trained_store: TrainedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    champion_store: ChampionStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scoring, "CHUNK_ROWS", 100)
     cases = simulate_cohort(500, seed=3).drop(columns=["spinal_malignancy", "diagnosis"])
@@ -70,7 +70,7 @@ def test_a_bad_row_names_its_row_across_chunks_and_writes_nothing(
     cases.to_parquet(source, index=False)
     out = tmp_path / "scores.parquet"
     with pytest.raises(CaseFileError, match=r"column 'age': row 350 out of range"):
-        score_file(trained_store.model.pipeline, source, out, ScoreOptions())
+        score_file(champion_store.model.pipeline, source, out, ScoreOptions())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.parquet"]
 
 
@@ -79,35 +79,35 @@ def test_a_bad_row_names_its_row_across_chunks_and_writes_nothing(
     [("cases.json", "unsupported file type"), ("absent.csv", "no such file")],
 )
 def test_unreadable_inputs(
-    trained_store: TrainedStore, tmp_path: Path, name: str, message: str
+    champion_store: ChampionStore, tmp_path: Path, name: str, message: str
 ) -> None:
     source = tmp_path / name
     if name.endswith(".json"):
         source.write_text("{}")
     with pytest.raises(CaseFileError, match=message):
-        score_file(trained_store.model.pipeline, source, tmp_path / "o.parquet", ScoreOptions())
+        score_file(champion_store.model.pipeline, source, tmp_path / "o.parquet", ScoreOptions())
 
 
 def test_existing_output_is_kept_unless_forced(
-    trained_store: TrainedStore, cohort_file: Path, tmp_path: Path
+    champion_store: ChampionStore, cohort_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "scores.parquet"
     out.write_bytes(b"precious")
     options = ScoreOptions(keep=("case_id",))
     with pytest.raises(CaseFileError, match="--force"):
-        score_file(trained_store.model.pipeline, cohort_file, out, options)
+        score_file(champion_store.model.pipeline, cohort_file, out, options)
     assert out.read_bytes() == b"precious"
-    score_file(trained_store.model.pipeline, cohort_file, out, options, overwrite=True)
+    score_file(champion_store.model.pipeline, cohort_file, out, options, overwrite=True)
     assert len(pd.read_parquet(out)) == 2_500
 
 
 def test_dask_engine_scores_the_same(
-    trained_store: TrainedStore, cohort_file: Path, tmp_path: Path
+    champion_store: ChampionStore, cohort_file: Path, tmp_path: Path
 ) -> None:
     options = ScoreOptions(keep=("case_id",))
     local, distributed = tmp_path / "local.parquet", tmp_path / "dask"
-    score_file(trained_store.model.pipeline, cohort_file, local, options)
-    rows = score_file_on_dask(trained_store.model.pipeline, str(cohort_file), distributed, options)
+    score_file(champion_store.model.pipeline, cohort_file, local, options)
+    rows = score_file_on_dask(champion_store.model.pipeline, str(cohort_file), distributed, options)
     assert rows == 2_500
     a = pd.read_parquet(local).sort_values("case_id").reset_index(drop=True)
     b = pd.read_parquet(distributed).sort_values("case_id").reset_index(drop=True)
@@ -116,15 +116,18 @@ def test_dask_engine_scores_the_same(
 
 
 def test_cli_scores_with_the_champion(
-    trained_store: TrainedStore, cohort_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    champion_store: ChampionStore,
+    cohort_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("REDFLAG_HOME", str(trained_store.home))
+    monkeypatch.setenv("REDFLAG_HOME", str(champion_store.home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     out = tmp_path / "scores.parquet"
     args = ["score", "--input", str(cohort_file), "--output", str(out), "--keep", "case_id"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert f"model version {trained_store.result.version}" in result.output
+    assert f"model version {champion_store.result.version}" in result.output
     assert len(pd.read_parquet(out)) == 2_500
     missing = CliRunner().invoke(app, [*args, "--force", "--keep", "patient"])
     assert missing.exit_code == 2 and "'patient'" in missing.output

@@ -1,0 +1,185 @@
+"""The model card of a run (markdown), following the TRIPOD+AI reporting items that apply."""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from features import DIAGNOSIS, LABEL
+from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
+from training.evaluate import Evaluation
+
+MODEL_DESCRIPTIONS = {
+    "xgboost": "Gradient-boosted trees (XGBoost) on the engineered red flags, missing values "
+    "handled natively, monotone constraints from each red flag's clinical direction, "
+    "early-stopped and Platt-recalibrated on the validation split; explained with exact "
+    "TreeSHAP scaled by the recalibration slope.",
+    "logistic": "L2 logistic regression on the same engineered red flags (median imputation plus a "
+    "missing indicator per feature, standardised), Platt-recalibrated on the validation split; "
+    "explained exactly by its linear terms.",
+    "deyo-rule": "The Deyo rule (Deyo & Diehl 1988: any of age 50 or over, previous cancer, "
+    "unexplained weight loss, failed conservative treatment) mapped to a probability by a logistic "
+    "recalibration on the validation split; no other learned weights.",
+    "red-flag-count": "The number of red flags present, mapped to a probability by a logistic "
+    "recalibration on the validation split; no other learned weights.",
+}
+
+LIMITATIONS = (
+    "Trained and tested on simulated cases: the metrics describe agreement with the simulator, "
+    "not performance on patients. Expect lower discrimination at external validation "
+    "(a median loss of 11.7% AUROC for models at high risk of bias, Venema et al. 2021).",
+    "The published figures behind the simulator come from small cohorts (13 cancers in 1,975 "
+    "primary-care patients in Deyo & Diehl 1988), so the targets themselves are uncertain.",
+    "Probabilities are calibrated to the training prevalence; another setting needs the prior "
+    "shift that serving applies, and local recalibration before any use.",
+    "Subgroup results with few positive cases have wide uncertainty; groups with one class are "
+    "reported without AUROC or calibration.",
+    "Hyperparameters, early stopping and recalibration use the validation split only; the test "
+    "split is untouched until this evaluation, but it comes from the same simulated population.",
+)
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """What a model card describes."""
+
+    run_id: str
+    model: str
+    params: Mapping[str, Any]
+    tags: Mapping[str, str]
+    cases: pd.DataFrame
+    setting: str | None
+    simulated: bool
+    split_sizes: Mapping[str, int]
+    evaluation: Evaluation
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def cohort_section(cases: pd.DataFrame, setting: str | None) -> str:
+    """The training data description: the cohort report when ``training.cohort_report`` exists.
+
+    Hook: ``training.cohort_report.format_report(cases, setting)`` (a plain-text report of red
+    flags against their published targets, prevalence and diagnosis mix) is used when importable;
+    otherwise a short summary is written here.
+    """
+    try:
+        module = importlib.import_module("training.cohort_report")
+        report = module.format_report
+    except (ImportError, AttributeError):
+        report = None
+    if report is not None:
+        return "```\n" + str(report(cases, setting)).rstrip() + "\n```\n"
+    lines = [
+        f"- cases: {len(cases):,}",
+        f"- prevalence of spinal malignancy: {float(cases[LABEL].mean()):.4f}",
+    ]
+    if DIAGNOSIS in cases:
+        mix = cases[DIAGNOSIS].value_counts(normalize=True)
+        lines.append("- diagnosis mix: " + ", ".join(f"{k} {v:.4f}" for k, v in mix.items()))
+    missing = cases.drop(columns=[c for c in (LABEL, DIAGNOSIS) if c in cases]).isna().mean()
+    missing = missing[missing > 0].sort_values(ascending=False)
+    if len(missing):
+        lines.append(
+            "- fields not recorded: " + ", ".join(f"{k} {v:.0%}" for k, v in missing.items())
+        )
+    lines.append("- (the full cohort report appears here once `training.cohort_report` exists)")
+    return "\n".join(lines) + "\n"
+
+
+def render_model_card(inputs: CardInputs) -> str:
+    """The markdown model card of one run."""
+    m = inputs.evaluation.metrics
+    t = inputs.evaluation.threshold
+    data = "simulated" if inputs.simulated else "user-supplied file"
+    sizes = ", ".join(f"{name} {n:,}" for name, n in inputs.split_sizes.items())
+    out = [
+        f"# Model card: redflag spinal-malignancy risk ({inputs.model})",
+        "",
+        f"Run `{inputs.run_id}`; git commit `{inputs.tags.get('git_commit', 'unknown')}`; "
+        f"data digest `{inputs.tags.get('data_digest', 'unknown')}`.",
+        "",
+        "## Intended use",
+        "",
+        INTENDED_USE,
+        "",
+        f"**{NOT_A_MEDICAL_DEVICE}**",
+        "",
+        "## Model",
+        "",
+        MODEL_DESCRIPTIONS.get(inputs.model, inputs.model),
+        "",
+        "Parameters: "
+        + ", ".join(
+            f"`{k}`={v}"
+            for k, v in inputs.params.items()
+            if k not in ("data", "data_digest", "model", "n_cases", "seed", "setting")
+        )
+        + ".",
+        "",
+        "## Training data",
+        "",
+        (SIMULATED_DATA_WARNING if inputs.simulated else "Cases from a user-supplied file.")
+        + f" Source: {data}; setting: {inputs.setting or 'n/a'}; seed "
+        f"{inputs.params.get('seed', 'n/a')}. Stratified split 60/20/20: {sizes}.",
+        "",
+        cohort_section(inputs.cases, inputs.setting),
+        "## Performance on the held-out test split",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| AUROC (95% bootstrap interval) | {_fmt(m['auroc'])} "
+        f"({_fmt(m['auroc_ci_low'])}-{_fmt(m['auroc_ci_high'])}) |",
+        f"| AUPRC | {_fmt(m['auprc'])} |",
+        f"| Brier score | {_fmt(m['brier'], 5)} |",
+        f"| log loss | {_fmt(m['log_loss'], 4)} |",
+        f"| calibration intercept (in the large) | {_fmt(m['calibration_intercept'])} |",
+        f"| calibration slope | {_fmt(m['calibration_slope'])} |",
+        f"| expected calibration error (10 equal-count bins) | {_fmt(m['ece'], 4)} |",
+        f"| observed rate / mean predicted | {_fmt(m['observed_rate'], 4)} / "
+        f"{_fmt(m['mean_predicted'], 4)} |",
+        f"| sensitivity at {t:g} | {_fmt(m['sensitivity_at_threshold'])} |",
+        f"| specificity at {t:g} | {_fmt(m['specificity_at_threshold'])} |",
+        f"| PPV at {t:g} | {_fmt(m['ppv_at_threshold'])} |",
+        f"| NPV at {t:g} | {_fmt(m['npv_at_threshold'], 4)} |",
+        f"| net benefit at {t:g} (treat all) | {_fmt(m['net_benefit_at_threshold'], 5)} "
+        f"({_fmt(m['net_benefit_treat_all_at_threshold'], 5)}) |",
+        f"| test cases (positive) | {int(m['n_cases']):,} ({int(m['n_positive']):,}) |",
+        "",
+        f"Operating threshold {t:g}: the lower edge of the serving `high` risk band. The decision "
+        "curve (`plots/decision_curve.png`, `evaluation.json`) gives net benefit across thresholds "
+        "against treat-all and treat-none.",
+        "",
+        "## Subgroups",
+        "",
+        "| variable | group | n | positive | AUROC | calibration intercept | calibration slope "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in inputs.evaluation.subgroups:
+        out.append(
+            f"| {row['variable']} | {row['group']} | {row['n']:,} | {row['n_positive']:,} | "
+            f"{_fmt(row['auroc'])} | {_fmt(row['calibration_intercept'])} | "
+            f"{_fmt(row['calibration_slope'])} | {row['skipped'] or ''} |"
+        )
+    out += ["", "## Limitations", ""]
+    out += [f"- {item}" for item in LIMITATIONS]
+    out += [
+        "",
+        "## Not a medical device",
+        "",
+        NOT_A_MEDICAL_DEVICE,
+        "",
+    ]
+    return "\n".join(out)
