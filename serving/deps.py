@@ -6,8 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from serving.audit import AuditLog
 from serving.config import Settings
 from serving.core import LoadedModel
+from serving.metrics import Metrics
+from serving.reload import ModelSlot, Reloader
 
 
 def get_settings(request: Request) -> Settings:
@@ -17,13 +20,43 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_model(request: Request) -> LoadedModel:
-    """The model being served, or 503 saying how to get one."""
-    model: LoadedModel | None = request.app.state.model
+    """The model being served, read once: a reload during this request does not affect it."""
+    slot: ModelSlot = request.app.state.slot
+    model = slot.current
     if model is None:
-        reason = request.app.state.load_error or "the model is still loading"
-        raise HTTPException(status_code=503, detail=f"no model is loaded: {reason}")
+        raise HTTPException(status_code=503, detail=f"no model is loaded: {slot.load_error}")
+    request.state.model_version = model.identity.version
     return model
+
+
+def get_metrics(request: Request) -> Metrics:
+    """The app's metrics."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_reloader(request: Request) -> Reloader:
+    """What swaps in a new model (503 before start-up has finished)."""
+    reloader: Reloader | None = request.app.state.reloader
+    if reloader is None:
+        raise HTTPException(status_code=503, detail="the service is still starting")
+    return reloader
+
+
+def get_audit(request: Request) -> AuditLog | None:
+    """The audit log, when one is configured."""
+    audit: AuditLog | None = request.app.state.audit
+    return audit
+
+
+def get_request_id(request: Request) -> str:
+    """The id the request-context middleware gave this request."""
+    return str(request.state.request_id)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ReloaderDep = Annotated[Reloader, Depends(get_reloader)]
+AuditDep = Annotated[AuditLog | None, Depends(get_audit)]
+RequestIdDep = Annotated[str, Depends(get_request_id)]

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from features.catalogue import RED_FLAGS
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
+from features.model import SETTING_PREVALENCE
 from serving.core import RISK_BANDS
 from serving.deps import ModelDep, SettingsDep
 
@@ -33,6 +34,11 @@ async def model_info(model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
             "bands": list(RISK_BANDS),
             "thresholds": {"moderate_from": low, "high_from": high},
         },
+        "settings": {
+            "training": model.params.get("setting"),
+            "prevalence": dict(SETTING_PREVALENCE),
+        },
+        "limits": {"max_batch": settings.max_batch, "max_body_bytes": settings.max_body_bytes},
         "features": [
             {
                 "name": flag.name,
