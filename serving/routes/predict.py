@@ -121,8 +121,12 @@ async def predict_batch(
     key_id = getattr(request.state, "key_id", None)
     request.state.cases = n
     metrics.batch_cases.observe(n)
-    # Off the event loop: health checks and other requests are answered while this scores.
-    results = await run_in_threadpool(
-        score, model, batch.cases, settings, setting, request_id, key_id, metrics, audit
-    )
-    return _json({"request_id": request_id, "count": n, "results": results})
+
+    def score_batch() -> bytes:
+        results = score(model, batch.cases, settings, setting, request_id, key_id, metrics, audit)
+        return pydantic_core.to_json({"request_id": request_id, "count": n, "results": results})
+
+    # Scoring and serialising both happen off the event loop: health checks and other requests
+    # are answered meanwhile.
+    body = await run_in_threadpool(score_batch)
+    return Response(body, media_type="application/json")
