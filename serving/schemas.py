@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.record import CaseRecord
-from serving.examples import METASTASIS_SUSPECTED
+from serving.examples import METASTASIS_SUSPECTED, PREDICTION_EXAMPLE
 
 
 class Urgent(BaseModel):
@@ -47,6 +47,8 @@ class ModelRef(BaseModel):
 class Prediction(BaseModel):
     """The response of POST /v1/predict."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [PREDICTION_EXAMPLE]})
+
     request_id: str
     probability: float
     risk_band: str
@@ -73,6 +75,18 @@ class BatchRequest(BaseModel):
 
 class BatchPrediction(BaseModel):
     """The response of POST /v1/predict/batch: one result per case, in the order sent."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": PREDICTION_EXAMPLE["request_id"],
+                    "count": 1,
+                    "results": [PREDICTION_EXAMPLE],
+                }
+            ]
+        }
+    )
 
     request_id: str
     count: int
