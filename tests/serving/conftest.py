@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from features import FIELDS
 from features.store import MODEL_NAME
@@ -187,3 +188,12 @@ def live_server() -> Iterator[Callable[[FastAPI], LiveServer]]:
     for server, thread in started:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise KeyError(name)

@@ -20,7 +20,9 @@ def test_batch_matches_single_predictions_in_order(
     client: TestClient, cohort: list[dict[str, Any]]
 ) -> None:
     cases = cohort[:40]
-    response = client.post("/v1/predict/batch", params={"setting": "oncology"}, json={"cases": cases})
+    response = client.post(
+        "/v1/predict/batch", params={"setting": "oncology"}, json={"cases": cases}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == len(cases) == len(body["results"])
@@ -35,9 +37,7 @@ def test_batch_matches_single_predictions_in_order(
         assert_additive(result)
 
 
-def test_batch_is_additive_for_every_case(
-    client: TestClient, cohort: list[dict[str, Any]]
-) -> None:
+def test_batch_is_additive_for_every_case(client: TestClient, cohort: list[dict[str, Any]]) -> None:
     for setting in (None, "primary_care"):
         params = {"setting": setting} if setting else {}
         results = client.post("/v1/predict/batch", params=params, json={"cases": cohort}).json()

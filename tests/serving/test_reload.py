@@ -15,23 +15,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from features.store import MODEL_NAME
-from tests.serving.conftest import AppFactory, LiveServer, Store, set_alias, train_version
+from tests.serving.conftest import (
+    AppFactory,
+    LiveServer,
+    Store,
+    metric,
+    set_alias,
+    train_version,
+)
 
 # Reload tests move an alias of their own, so the champion other tests serve never moves.
 ALIAS = "reloadtest"
 URI = f"models:/{MODEL_NAME}@{ALIAS}"
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text."""
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    raise KeyError(name)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +175,9 @@ def test_broken_version_leaves_the_old_one_serving(
         body = response.json()
         assert body["outcome"] == "failed" and body["version"] == store.version
         assert body["error"]
-        assert any("reload" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+        assert any(
+            "reload" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records
+        )
         prediction = client.post("/v1/predict", json=case)
         assert prediction.status_code == 200
         assert prediction.json()["model"]["version"] == store.version
