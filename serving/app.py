@@ -50,6 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.reload_interval_s > 0 and is_movable(settings.model_uri):
             watcher = asyncio.create_task(reloader.watch(settings.reload_interval_s))
             log.info("watching %s every %ss", settings.model_uri, settings.reload_interval_s)
+        elif settings.reload_interval_s > 0:
+            log.warning(
+                "not watching %s: only a models:/name@alias URI can move", settings.model_uri
+            )
         try:
             yield
         finally:
