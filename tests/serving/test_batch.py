@@ -107,6 +107,7 @@ def test_healthz_answers_while_a_large_batch_is_scored(
     with httpx.Client(base_url=server.url, timeout=10) as http:
         http.get("/healthz")  # connection warm
         worker = threading.Thread(target=big_batch)
+        batch_start = time.perf_counter()
         worker.start()
         answered_during = []
         while not done.is_set():
@@ -121,5 +122,8 @@ def test_healthz_answers_while_a_large_batch_is_scored(
     assert outcome["response"].status_code == 200
     assert outcome["response"].json()["count"] == 1000
     # Health checks were answered while the batch was still being scored, and promptly.
+    batch_seconds = outcome["finished"] - batch_start
+    # Health checks were answered while the batch was in flight, and none waited for its scoring:
+    # scored on the event loop instead, one check waits ~90% of the batch time (measured).
     assert len(answered_during) >= 3
-    assert sorted(answered_during)[len(answered_during) // 2] < 0.2
+    assert max(answered_during) < 0.25 * batch_seconds, (max(answered_during), batch_seconds)
