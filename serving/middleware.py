@@ -36,7 +36,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def send_error(send: Send, status: int, detail: str, headers: Mapping[str, str]) -> None:
     """A JSON error in the API's format, sent straight from the middleware."""
-    body = json.dumps({"detail": detail, "errors": []}).encode()
+    body = json.dumps({"detail": detail, "errors": []}, separators=(",", ":")).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

@@ -128,11 +128,11 @@ def predict(
     ],
     model_uri: Annotated[
         str | None,
-        typer.Option(help="Model to score with [default: REDFLAG_MODEL_URI, else the champion]."),
+        typer.Option(help="Model to score with (default: REDFLAG_MODEL_URI, else the champion)."),
     ] = None,
     setting: Annotated[
         str | None,
-        typer.Option(help=SETTINGS_HELP + " [default: the prevalence the model was trained at]."),
+        typer.Option(help=SETTINGS_HELP + " (default: the prevalence the model was trained at)."),
     ] = None,
 ) -> None:
     """Score cases offline and print the JSON the API would answer for them."""
