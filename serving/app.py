@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reloader = Reloader(settings.model_uri, store, slot, metrics)
+        reloader = Reloader(settings.model_uri, store, slot, metrics, settings.scoring_threads)
         app.state.reloader = reloader
         await reloader.reload(force=True)
         watcher = None

@@ -60,8 +60,12 @@ class LoadedModel:
         return float(self.pipeline[-1].train_prevalence_)
 
 
-def load_model(uri: str, tracking_uri: str) -> LoadedModel:
-    """Resolve ``uri`` (``models:/name@alias``, ``models:/name/version``, ``runs:/…``); load it."""
+def load_model(uri: str, tracking_uri: str, threads: int = 0) -> LoadedModel:
+    """Resolve ``uri`` (``models:/name@alias``, ``models:/name/version``, ``runs:/…``); load it.
+
+    ``threads`` > 0 caps the booster's threads: one row gains nothing from a second thread, and on
+    a busy machine waiting for one costs more than the work (serving/README.md, Performance).
+    """
     import mlflow
     import mlflow.sklearn
     from mlflow import MlflowClient
@@ -94,6 +98,8 @@ def load_model(uri: str, tracking_uri: str) -> LoadedModel:
         ) from None
     if not isinstance(pipeline, RiskPipeline):
         raise ModelUnavailableError(f"{uri} is not a redflag model (got {type(pipeline).__name__})")
+    if threads > 0:
+        pipeline[-1].booster_.set_param({"nthread": threads})
     metrics: dict[str, float] = {}
     params: dict[str, str] = {}
     if run_id:

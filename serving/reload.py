@@ -42,9 +42,12 @@ class ModelSlot:
 class Reloader:
     """Loads the configured model URI into a ``ModelSlot``: at start-up, on demand, on a timer."""
 
-    def __init__(self, uri: str, tracking_uri: str, slot: ModelSlot, metrics: Metrics) -> None:
+    def __init__(
+        self, uri: str, tracking_uri: str, slot: ModelSlot, metrics: Metrics, threads: int = 0
+    ) -> None:
         self.uri = uri
         self.tracking_uri = tracking_uri
+        self.threads = threads
         self.slot = slot
         self.metrics = metrics
         self._lock = asyncio.Lock()
@@ -64,7 +67,9 @@ class Reloader:
                     )
                     if version == previous:
                         return ReloadResult("unchanged", previous, previous)
-                loaded = await anyio.to_thread.run_sync(load_model, self.uri, self.tracking_uri)
+                loaded = await anyio.to_thread.run_sync(
+                    load_model, self.uri, self.tracking_uri, self.threads
+                )
             except ModelUnavailableError as error:
                 return self._failed(previous, str(error))
             except Exception as error:  # never let a reload take the serving model down

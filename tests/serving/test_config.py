@@ -49,3 +49,14 @@ def test_settings_are_read_when_the_app_is_built(
         assert info["limits"]["max_batch"] == 2
         assert client.post("/v1/predict/batch", json={"cases": [case] * 3}).status_code == 413
         assert client.post("/v1/predict", json=case).json()["risk_band"] == "high"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_scoring_threads_cap_the_booster(store: Store, threads: int) -> None:
+    import json
+
+    app = create_app(Settings(scoring_threads=threads))
+    with TestClient(app):
+        booster = app.state.slot.current.pipeline[-1].booster_
+        config = json.loads(booster.save_config())
+    assert config["learner"]["generic_param"]["nthread"] == str(threads)
