@@ -1,7 +1,7 @@
 """Dependencies shared by the routes.
 
 All ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool, a thread hop per
-dependency per request (measured: 3.6 ms per /v1/predict before, see serving/README.md).
+dependency per request (measured: p50 of /v1/predict 2.2-2.8 ms with them, 1.75 ms without).
 """
 
 from __future__ import annotations
