@@ -412,3 +412,63 @@ PREDICTION_EXAMPLE: dict[str, Any] = {
         "run_id": "8144c0bbafb14d7e9be6970ebf1ef5bc",
     },
 }
+
+# GET /v1/model for that model (features and params cut to their first entries).
+MODEL_INFO_EXAMPLE: dict[str, Any] = {
+    "name": "redflag-spinal-malignancy",
+    "version": "1",
+    "alias": "champion",
+    "run_id": "8144c0bbafb14d7e9be6970ebf1ef5bc",
+    "uri": "models:/redflag-spinal-malignancy@champion",
+    "loaded_at": "2026-12-01T08:50:35+00:00",
+    "training": {
+        "simulated_data": True,
+        "params": {"model": "xgboost", "n_cases": "20000", "seed": "42", "setting": "emergency"},
+        "train_prevalence": 0.015666666666666666,
+    },
+    "metrics": {
+        "test_auroc": 0.9587188698186919,
+        "test_auprc": 0.6035639176212868,
+        "test_brier": 0.009178566543431061,
+        "test_log_loss": 0.03792321992857234,
+        "test_calibration_slope": 1.0076357041072106,
+        "test_calibration_intercept": 0.19201318941369228,
+        "test_n_cases": 4000.0,
+        "test_n_positive": 63.0,
+    },
+    "risk_bands": {
+        "bands": ["low", "moderate", "high"],
+        "thresholds": {"moderate_from": 0.01, "high_from": 0.05},
+    },
+    "settings": {
+        "training": "emergency",
+        "prevalence": {"primary_care": 0.007, "emergency": 0.015, "oncology": 0.25},
+    },
+    "limits": {"max_batch": 1000, "max_body_bytes": 2097152},
+    "features": [
+        {
+            "name": "age",
+            "label": "Age (years)",
+            "inputs": ["age"],
+            "direction": 1,
+            "source": "Deyo & Diehl, J Gen Intern Med 1988",
+        },
+        {
+            "name": "history_of_cancer",
+            "label": "Previous cancer",
+            "inputs": ["history_of_cancer"],
+            "direction": 1,
+            "source": "Deyo & Diehl, J Gen Intern Med 1988",
+        },
+    ],
+    "intended_use": "Decision support for research and prototyping: estimates the probability "
+    "that back pain is caused by a spinal malignancy (metastasis, myeloma or primary tumour) from "
+    "clinical red flags, and explains each estimate feature by feature.",
+    "training_data": "The default model is trained on simulated cases calibrated to published "
+    "diagnostic-accuracy figures, not on real patients.",
+    "simulated_data_warning": "The default model is trained on simulated cases calibrated to "
+    "published diagnostic-accuracy figures, not on real patients.",
+    "not_a_medical_device": "Not a medical device. It must be validated on real, local data before "
+    "any clinical use, and it never replaces clinical judgement or the emergency pathway for "
+    "suspected spinal cord compression.",
+}

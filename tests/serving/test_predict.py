@@ -164,9 +164,22 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
         ("/readyz", "get"),
         ("/metrics", "get"),
     } <= routes
+    components = schema["components"]["schemas"]
+
+    def has_example(content: dict[str, Any]) -> bool:
+        for media in content.values():
+            if media.get("example") is not None or media.get("examples"):
+                return True
+            ref = media.get("schema", {}).get("$ref", "")
+            if ref and components[ref.rsplit("/", 1)[-1]].get("examples"):
+                return True
+        return False
+
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert operation.get("description") or operation.get("summary"), (path, method)
+            success = operation["responses"]["200"]
+            assert has_example(success.get("content", {})), ("response example", path, method)
     for path in ("/v1/predict", "/v1/predict/batch"):
         body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         assert body["examples"], path

@@ -186,3 +186,17 @@ def test_broken_version_leaves_the_old_one_serving(
         assert metric(text, "redflag_model_reload_failures_total") == 1
         assert metric(text, "redflag_model_info", version=store.version) == 1
     set_alias(ALIAS, store.version)
+
+
+def test_a_model_registered_after_start_up_is_picked_up(
+    store: Store, make_app: AppFactory, case: dict[str, Any]
+) -> None:
+    late = f"models:/{MODEL_NAME}@latecomer"
+    with TestClient(make_app(model_uri=late)) as client:
+        assert client.get("/readyz").status_code == 503
+        assert client.post("/v1/predict", json=case).status_code == 503
+        set_alias("latecomer", store.version)
+        reload = client.post("/v1/admin/reload")
+        assert reload.status_code == 200 and reload.json()["version"] == store.version
+        assert client.get("/readyz").status_code == 200
+        assert client.post("/v1/predict", json=case).json()["model"]["version"] == store.version
