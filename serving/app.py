@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
 from features.store import tracking_uri
@@ -87,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         app.add_middleware(ApiKeyMiddleware, keys=keys, prefix=API_PREFIX)
         _document_api_keys(app)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    paths = frozenset(route.path for route in iter_route_contexts(app.routes) if route.path)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, paths=paths)
     return app
 
 

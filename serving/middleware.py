@@ -49,9 +49,12 @@ class RequestContextMiddleware:
     The access log line names the route template, never the path or body: case fields stay out.
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.metrics = metrics
+        # Paths of the app's routes: a request refused before routing (401, 413) is still
+        # labelled with its route when the path is one of them, else "unmatched" (bounded labels).
+        self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,7 +82,9 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path", None)
+            if template is None:
+                template = scope["path"] if scope["path"] in self.paths else "unmatched"
             method = scope["method"]
             labels = (template, method, str(status))
             self.metrics.requests.labels(*labels).inc()

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from serving.app import API_PREFIX
 from serving.config import Settings
-from tests.serving.conftest import AppFactory
+from tests.serving.conftest import AppFactory, metric
 
 APP_KEY = "app-key-0123456789abcdef"
 OPS_KEY = "ops-key-fedcba9876543210"
@@ -99,3 +99,12 @@ def test_keys_are_parsed_and_weak_keys_refused(monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setenv("REDFLAG_API_KEYS", bad)
         with pytest.raises(ValidationError):
             Settings()
+
+
+def test_refused_requests_are_counted_under_their_route(secured: FastAPI) -> None:
+    with TestClient(secured) as client:
+        client.post("/v1/predict", json={"age": 60})
+        client.get("/v1/no-such-thing")
+        text = client.get("/metrics").text
+    assert metric(text, "redflag_http_requests_total", route="/v1/predict", status="401") == 1
+    assert metric(text, "redflag_http_requests_total", route="unmatched", status="401") == 1
