@@ -9,11 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from serving.config import Settings
-from tests.serving.conftest import AppFactory, LiveServer, assert_additive
+from tests.serving.conftest import AppFactory, assert_additive
 
 
 def test_batch_matches_single_predictions_in_order(
@@ -89,22 +88,21 @@ def test_default_body_limit_admits_a_full_batch_of_complete_cases(case: dict[str
 
 
 def test_healthz_answers_while_a_large_batch_is_scored(
-    make_app: AppFactory,
-    live_server: Callable[[FastAPI], LiveServer],
-    cohort: list[dict[str, Any]],
+    serve_process: Callable[..., str], cohort: list[dict[str, Any]]
 ) -> None:
-    server = live_server(make_app())
+    # The real `redflag serve`, in a process of its own: the clients here do not share its GIL.
+    url = serve_process()
     cases = (cohort * 5)[:1000]
     done = threading.Event()
     outcome: dict[str, Any] = {}
 
     def big_batch() -> None:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
+        with httpx.Client(base_url=url, timeout=60) as http:
             outcome["response"] = http.post("/v1/predict/batch", json={"cases": cases})
         outcome["finished"] = time.perf_counter()
         done.set()
 
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with httpx.Client(base_url=url, timeout=10) as http:
         http.get("/healthz")  # connection warm
         worker = threading.Thread(target=big_batch)
         batch_start = time.perf_counter()
@@ -121,9 +119,8 @@ def test_healthz_answers_while_a_large_batch_is_scored(
         worker.join()
     assert outcome["response"].status_code == 200
     assert outcome["response"].json()["count"] == 1000
-    # Health checks were answered while the batch was still being scored, and promptly.
     batch_seconds = outcome["finished"] - batch_start
     # Health checks were answered while the batch was in flight, and none waited for its scoring:
     # scored on the event loop instead, one check waits ~90% of the batch time (measured).
     assert len(answered_during) >= 3
-    assert max(answered_during) < 0.25 * batch_seconds, (max(answered_during), batch_seconds)
+    assert max(answered_during) < 0.5 * batch_seconds, (max(answered_during), batch_seconds)
