@@ -207,13 +207,14 @@ def serve_process(store: Store) -> Iterator[Callable[..., str]]:
     """Start the real ``redflag serve`` in a process of its own; its base URL. Ended by its PID."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(**env: str) -> str:
+    def start(log: Path | None = None, **env: str) -> str:
         port = free_port()
+        output = log.open("wb") if log else subprocess.DEVNULL
         process = subprocess.Popen(
             [sys.executable, "-m", "training.cli", "serve", "--port", str(port)],
-            env={**os.environ, **env, "REDFLAG_LOG_LEVEL": "WARNING"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            env={**os.environ, "REDFLAG_LOG_LEVEL": "WARNING", **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         started.append(process)
         url = f"http://127.0.0.1:{port}"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -60,3 +64,21 @@ def test_one_json_line_per_request_and_no_case_values(
             assert secret not in record.getMessage()
     # Nor do error responses echo it.
     assert str(SECRET_DURATION) not in bad.text and str(SECRET_DURATION) not in bad_batch.text
+
+
+def test_the_real_server_logs_no_case_values(
+    serve_process: Callable[..., str], tmp_path: Path, case: dict[str, Any]
+) -> None:
+    log = tmp_path / "serve.log"
+    url = serve_process(log=log, REDFLAG_LOG_LEVEL="DEBUG")
+    marked = {**case, "pain_duration_weeks": SECRET_DURATION, "esr_mm_per_h": SECRET_ESR}
+    with httpx.Client(base_url=url) as http:
+        assert http.post("/v1/predict", json=marked).status_code == 200
+        assert http.post("/v1/predict/batch", json={"cases": [marked]}).status_code == 200
+        assert http.post("/v1/predict", json={**marked, "age": 2}).status_code == 422
+        assert http.post("/v1/predict", content=b'{"esr_mm_per_h": 187.654,').status_code == 422
+    time.sleep(0.2)  # let the last lines reach the file
+    text = log.read_text()
+    routes = [json.loads(line)["route"] for line in text.splitlines() if line.startswith("{")]
+    assert routes.count("/v1/predict") == 3 and routes.count("/v1/predict/batch") == 1
+    assert str(SECRET_DURATION) not in text and str(SECRET_ESR) not in text
