@@ -187,3 +187,11 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert prediction.get("examples"), "a real response example"
     example = prediction["examples"][0]
     assert_additive(example)
+
+
+def test_the_setting_parameter_knows_every_setting_of_the_model() -> None:
+    from typing import get_args
+
+    from serving.routes.predict import Setting
+
+    assert set(get_args(Setting)) == set(SETTING_PREVALENCE)
