@@ -44,6 +44,21 @@ class Store:
     metrics: dict[str, float]
 
 
+REPO_MLRUNS = Path(__file__).resolve().parents[2] / "mlruns"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_store_untouched() -> Iterator[None]:
+    """Fail the session if any test wrote into the repository's own mlruns/."""
+
+    def listing() -> list[str]:
+        return sorted(str(p) for p in REPO_MLRUNS.rglob("*")) if REPO_MLRUNS.exists() else []
+
+    before = listing()
+    yield
+    assert listing() == before, "a test wrote into the repository's mlruns/"
+
+
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A fresh sqlite store under a temporary REDFLAG_HOME, with one model as champion."""

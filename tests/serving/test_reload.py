@@ -121,11 +121,13 @@ def _register_foreign_model() -> str:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from training.registry import connect
+    from training.registry import connect, ensure_experiment
 
-    connect()  # the session store
+    # An experiment of the session store, so its artifacts land under the temporary REDFLAG_HOME
+    # (MLflow's default experiment would put them in ./mlruns of the working directory).
+    experiment_id = ensure_experiment(connect(), "reload-tests")
     foreign = LogisticRegression().fit(np.array([[0.0], [1.0]]), np.array([0, 1]))
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=experiment_id):
         info = mlflow.sklearn.log_model(
             foreign,
             name="model",
