@@ -124,10 +124,16 @@ def measure(
 
 
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    # A session of its own, so that it and the children it spawns can be ended by its id.
+    # A session of its own, so that it and the children it spawns can be ended by its id; run in
+    # the temporary store's directory so that nothing lands in the repository.
     out = log.open("wb")
     return subprocess.Popen(
-        command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        command,
+        env=env,
+        cwd=log.parent,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
