@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from features.store import default_model_uri
@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(default=0.0, ge=0)
     # "id:key,id2:key2" (or bare keys, named by a digest); empty: no authentication.
     api_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    # Key ids allowed to call /v1/admin/*, "ops,deploy"; empty: every configured key.
+    admin_key_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     audit_log: Path | None = None
     # Booster threads per scoring call; 0: XGBoost's default (every core). Measured on 2 busy
     # cores: 1 thread halves one-case latency and does not slow a 1000-case batch.
@@ -89,6 +91,20 @@ class Settings(BaseSettings):
         if len(set(secrets)) != len(secrets):
             raise ValueError("api_keys: two key ids share one key; the audit log could not tell")
         return value
+
+    @field_validator("admin_key_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _admins_are_keys(self) -> Self:
+        unknown = sorted(self.admin_key_ids - set(self.api_keys))
+        if unknown:
+            raise ValueError(f"admin_key_ids: {', '.join(unknown)} not among the api_keys ids")
+        return self
 
     @field_validator("log_level")
     @classmethod

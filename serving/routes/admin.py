@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from serving.deps import ReloaderDep
+from serving.deps import ReloaderDep, SettingsDep
 from serving.schemas import ErrorResponse, ReloadResult
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+async def require_admin(request: Request, settings: SettingsDep) -> None:
+    """With REDFLAG_ADMIN_KEY_IDS set, only those keys may operate the service (403 otherwise)."""
+    allowed = settings.admin_key_ids
+    if allowed and getattr(request.state, "key_id", None) not in allowed:
+        raise HTTPException(status_code=403, detail="this API key may not call /v1/admin routes")
+
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 _RELOADED = {"outcome": "reloaded", "previous_version": "3", "version": "4", "error": None}
 _FAILED = {

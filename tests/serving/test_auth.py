@@ -108,3 +108,14 @@ def test_refused_requests_are_counted_under_their_route(secured: FastAPI) -> Non
         text = client.get("/metrics").text
     assert metric(text, "redflag_http_requests_total", route="/v1/predict", status="401") == 1
     assert metric(text, "redflag_http_requests_total", route="unmatched", status="401") == 1
+
+
+def test_admin_routes_can_be_kept_to_some_keys(make_app: AppFactory, case: dict[str, Any]) -> None:
+    with TestClient(make_app(api_keys=KEYS, admin_key_ids="ops")) as client:
+        intake = client.post("/v1/admin/reload", headers={"X-API-Key": APP_KEY})
+        assert intake.status_code == 403 and "admin" in intake.json()["detail"]
+        assert client.post("/v1/admin/reload", headers={"X-API-Key": OPS_KEY}).status_code == 200
+        predicted = client.post("/v1/predict", json=case, headers={"X-API-Key": APP_KEY})
+        assert predicted.status_code == 200
+    with pytest.raises(ValidationError):
+        Settings(api_keys=KEYS, admin_key_ids="nobody")
