@@ -28,11 +28,42 @@ def tracking_uri() -> str:
     return f"sqlite:///{default_store_dir() / 'mlflow.db'}"
 
 
-def is_embedded(uri: str) -> bool:
-    """True for the default sqlite store under ``mlruns/``, whose artifacts we place ourselves."""
-    return uri == f"sqlite:///{default_store_dir() / 'mlflow.db'}"
+def sqlite_database(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` store, or None for any other kind of store."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix) :]).resolve() if uri.startswith(prefix) else None
+
+
+def local_artifact_root(uri: str) -> Path | None:
+    """Where a sqlite store's artifacts go: ``artifacts/`` beside its database file.
+
+    Without it MLflow puts them in ``./mlruns`` of whatever directory the process runs in. A
+    tracking server decides for itself (None).
+    """
+    database = sqlite_database(uri)
+    return database.parent / "artifacts" if database is not None else None
 
 
 def default_model_uri() -> str:
     """The registry URI that serving loads unless told otherwise."""
     return f"models:/{MODEL_NAME}@{CHAMPION}"
+
+
+def use_store(uri: str) -> None:
+    """Point MLflow's module-level API at ``uri`` without changing this process's environment.
+
+    ``mlflow.set_tracking_uri`` (and ``set_registry_uri``) also export the URI as
+    ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``; ``tracking_uri()`` would then read MLflow's
+    own choice back as the user's, and ``REDFLAG_HOME`` would silently stop working for the rest
+    of a long-lived process (a notebook, a test session).
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

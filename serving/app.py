@@ -2,50 +2,114 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
 from features.store import tracking_uri
+from serving.audit import AuditLog
 from serving.config import Settings
-from serving.core import ModelUnavailableError, load_model
+from serving.core import is_movable
 from serving.errors import install_error_handlers
-from serving.routes import health, model, predict
+from serving.metrics import Metrics
+from serving.middleware import (
+    ApiKeyMiddleware,
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    configure_logging,
+)
+from serving.reload import ModelSlot, Reloader
+from serving.routes import admin, health, model, predict
 
 log = logging.getLogger("redflag.serving")
+
+# Every route under it needs an API key when keys are configured (the routers all use it).
+API_PREFIX = "/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the model is loaded at start-up, and a missing one leaves it unready (503)."""
     settings = settings or Settings()
+    configure_logging(settings.log_level)
+    metrics = Metrics()
+    slot = ModelSlot()
+    store = tracking_uri()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            app.state.model = load_model(settings.model_uri, tracking_uri())
-            log.info(
-                "serving %s (version %s)", settings.model_uri, app.state.model.identity.version
+        reloader = Reloader(settings.model_uri, store, slot, metrics, settings.scoring_threads)
+        app.state.reloader = reloader
+        await reloader.reload(force=True)
+        watcher = None
+        if settings.reload_interval_s > 0 and is_movable(settings.model_uri):
+            watcher = asyncio.create_task(reloader.watch(settings.reload_interval_s))
+            log.info("watching %s every %ss", settings.model_uri, settings.reload_interval_s)
+        elif settings.reload_interval_s > 0:
+            log.warning(
+                "not watching %s: only a models:/name@alias URI can move", settings.model_uri
             )
-        except ModelUnavailableError as error:
-            app.state.load_error = str(error)
-            log.error("%s", error)
-        yield
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
 
     app = FastAPI(
         title="redflag",
         version="0.1.0",
         summary="Probability of spinal malignancy in back pain, explained by red flag.",
-        description=f"{INTENDED_USE}\n\n**{NOT_A_MEDICAL_DEVICE}**",
+        description=f"{INTENDED_USE}\n\n**{NOT_A_MEDICAL_DEVICE}**\n\n"
+        "When API keys are configured, every `/v1` route needs `Authorization: Bearer <key>` "
+        "or `X-API-Key: <key>`; `/healthz`, `/readyz` and `/metrics` stay open.",
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.model = None
-    app.state.load_error = None
+    app.state.metrics = metrics
+    app.state.slot = slot
+    app.state.reloader = None
+    app.state.audit = AuditLog(settings.audit_log, metrics) if settings.audit_log else None
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(predict.router)
-    app.include_router(model.router)
+    for router in (health.router, predict.router, model.router, admin.router):
+        app.include_router(router)
+    # Added innermost first: the request context wraps everything, so a 401 or 413 is logged too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.api_keys:
+        keys = {
+            key_id: key.get_secret_value().encode() for key_id, key in settings.api_keys.items()
+        }
+        app.add_middleware(ApiKeyMiddleware, keys=keys, prefix=API_PREFIX)
+        _document_api_keys(app)
+    paths = frozenset(route.path for route in iter_route_contexts(app.routes) if route.path)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, paths=paths)
     return app
+
+
+def _document_api_keys(app: FastAPI) -> None:
+    """Declare both ways of sending a key in the OpenAPI schema, on every ``/v1`` operation."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(API_PREFIX + "/"):
+                for operation in operations.values():
+                    operation["security"] = [{"bearer": []}, {"apiKey": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -13,7 +13,8 @@ import numpy as np
 from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.model import SETTING_PREVALENCE, RiskPipeline, prior_shift, sigmoid
 from features.record import CaseRecord
-from features.urgent import assess_urgency
+from features.store import use_store
+from features.urgent import RULES, urgent_rules_fired
 
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
@@ -60,8 +61,12 @@ class LoadedModel:
         return float(self.pipeline[-1].train_prevalence_)
 
 
-def load_model(uri: str, tracking_uri: str) -> LoadedModel:
-    """Resolve ``uri`` (``models:/name@alias``, ``models:/name/version``, ``runs:/…``); load it."""
+def load_model(uri: str, tracking_uri: str, threads: int = 0) -> LoadedModel:
+    """Resolve ``uri`` (``models:/name@alias``, ``models:/name/version``, ``runs:/…``); load it.
+
+    ``threads`` > 0 caps the booster's threads: one row gains nothing from a second thread, and on
+    a busy machine waiting for one costs more than the work (serving/README.md, Performance).
+    """
     import mlflow
     import mlflow.sklearn
     from mlflow import MlflowClient
@@ -79,16 +84,23 @@ def load_model(uri: str, tracking_uri: str) -> LoadedModel:
         elif match := _VERSION_URI.match(uri):
             name, version = match["name"], match["version"]
             run_id = client.get_model_version(name, version).run_id
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        use_store(tracking_uri)
         pipeline = mlflow.sklearn.load_model(load_uri)
     except MlflowException as error:
         raise ModelUnavailableError(
             f"no model at {uri} ({error.message.splitlines()[0]}); train and register one with "
             "`redflag train`, or point REDFLAG_MODEL_URI / MLFLOW_TRACKING_URI at a store with one"
         ) from None
+    except Exception as error:  # a missing, corrupt or foreign artifact fails in many ways
+        first_line = (str(error).splitlines() or [""])[0][:300]
+        raise ModelUnavailableError(
+            f"cannot load {uri}: {type(error).__name__}: {first_line}"
+        ) from None
     if not isinstance(pipeline, RiskPipeline):
         raise ModelUnavailableError(f"{uri} is not a redflag model (got {type(pipeline).__name__})")
+    booster = getattr(pipeline[-1], "booster_", None)  # the linear and rule baselines have none
+    if threads > 0 and booster is not None:
+        booster.set_param({"nthread": threads})
     metrics: dict[str, float] = {}
     params: dict[str, str] = {}
     if run_id:
@@ -106,6 +118,28 @@ def load_model(uri: str, tracking_uri: str) -> LoadedModel:
     )
 
 
+def resolve_version(uri: str, tracking_uri: str) -> str | None:
+    """The registry version an alias URI points at now; None for a URI that cannot move."""
+    match = _ALIAS_URI.match(uri)
+    if match is None:
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        return str(client.get_model_version_by_alias(match["name"], match["alias"]).version)
+    except MlflowException as error:
+        raise ModelUnavailableError(
+            f"cannot resolve {uri} ({error.message.splitlines()[0]})"
+        ) from None
+
+
+def is_movable(uri: str) -> bool:
+    """True for ``models:/name@alias``: the alias can move to another version."""
+    return _ALIAS_URI.match(uri) is not None
+
+
 def risk_band(probability: float, thresholds: tuple[float, float]) -> str:
     """low below the first threshold, high at or above the second, moderate between."""
     return RISK_BANDS[int(probability >= thresholds[0]) + int(probability >= thresholds[1])]
@@ -114,7 +148,23 @@ def risk_band(probability: float, thresholds: tuple[float, float]) -> str:
 def _value(x: float) -> float | int | None:
     if x != x:
         return None
-    return int(x) if float(x).is_integer() else round(float(x), 6)
+    return int(x) if x.is_integer() else round(x, 6)
+
+
+# Read once from the catalogue: per-request code indexes plain tuples, not dataclasses.
+_LABELS = tuple(flag.label for flag in RED_FLAGS)
+_INPUTS = tuple(flag.inputs for flag in RED_FLAGS)
+
+
+def setting_shift(model: LoadedModel, setting: str | None) -> tuple[float, float]:
+    """(log-odds shift, prevalence) that moves the model's probabilities to ``setting``."""
+    if setting is None:
+        return 0.0, model.train_prevalence
+    if setting not in SETTING_PREVALENCE:
+        known = ", ".join(SETTING_PREVALENCE)
+        raise ValueError(f"setting must be one of {known}, got '{setting}'")
+    prevalence = SETTING_PREVALENCE[setting]
+    return prior_shift(model.train_prevalence, prevalence), prevalence
 
 
 def explain_cases(
@@ -127,42 +177,47 @@ def explain_cases(
 
     With ``setting``, the log-odds are shifted from the training prevalence to that setting's, and
     the explanation's base value with them, so ``sigmoid(base + sum) == probability`` still holds.
+    The whole list is scored in one call of the booster, then laid out per case.
     """
+    if not cases:
+        return []
+    shift, prevalence = setting_shift(model, setting)
     records = [case.model_dump() for case in cases]
     features, classifier = model.pipeline[0], model.pipeline[-1]
     matrix = features.transform(records)
     base, contributions = classifier.explain(matrix)
     log_odds = classifier.decision_function(matrix)
-    shift = 0.0
-    if setting is not None:
-        shift = prior_shift(model.train_prevalence, SETTING_PREVALENCE[setting])
-    probabilities = sigmoid(log_odds + shift)
-    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")
+    probabilities = sigmoid(log_odds + shift).tolist()
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable").tolist()
+    # Python lists index far faster than numpy scalars in the per-feature loop below.
+    values, shares, bases = matrix.tolist(), contributions.tolist(), (base + shift).tolist()
     identity = model.identity.as_response()
+    fired = urgent_rules_fired(records).tolist()  # the safety rules, once for the whole list
     results = []
-    for i, (case, record) in enumerate(zip(cases, records, strict=True)):
-        probability = float(probabilities[i])
-        urgent = assess_urgency(case)
+    for i, record in enumerate(records):
+        probability, row, share = probabilities[i], values[i], shares[i]
+        reasons = [rule.reason for rule, hit in zip(RULES, fired[i], strict=True) if hit]
         results.append(
             {
                 "probability": probability,
                 "risk_band": risk_band(probability, thresholds),
-                "urgent": {"flag": urgent.flag, "reasons": list(urgent.reasons)},
+                "urgent": {"flag": bool(reasons), "reasons": reasons},
                 "explanation": {
                     "space": "log_odds",
-                    "base_value": float(base[i] + shift),
+                    "base_value": bases[i],
                     "contributions": [
                         {
                             "feature": FEATURE_NAMES[j],
-                            "label": RED_FLAGS[j].label,
-                            "value": _value(matrix[i, j]),
-                            "inputs": {name: record[name] for name in RED_FLAGS[j].inputs},
-                            "contribution": float(contributions[i, j]),
+                            "label": _LABELS[j],
+                            "value": _value(row[j]),
+                            "inputs": {name: record[name] for name in _INPUTS[j]},
+                            "contribution": share[j],
                         }
                         for j in order[i]
                     ],
                 },
                 "setting": setting,
+                "prevalence": prevalence,
                 "model": identity,
             }
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.record import CaseRecord
+from serving.examples import METASTASIS_SUSPECTED, PREDICTION_EXAMPLE
 
 
 class Urgent(BaseModel):
@@ -44,15 +47,59 @@ class ModelRef(BaseModel):
 class Prediction(BaseModel):
     """The response of POST /v1/predict."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [PREDICTION_EXAMPLE]})
+
     request_id: str
     probability: float
     risk_band: str
     urgent: Urgent
     explanation: Explanation
     setting: str | None = Field(
-        description="Setting whose prevalence was applied (null: training)."
+        description="Setting whose prevalence was applied (null: the training prevalence)."
     )
+    prevalence: float = Field(description="The prevalence the probability is calibrated to.")
     model: ModelRef
+
+
+class BatchRequest(BaseModel):
+    """Cases to score together; ``setting`` is a query parameter, as for one case."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"cases": [METASTASIS_SUSPECTED]}]}
+    )
+
+    cases: list[CaseRecord] = Field(
+        min_length=1, description="At least one case, at most REDFLAG_MAX_BATCH."
+    )
+
+
+class BatchPrediction(BaseModel):
+    """The response of POST /v1/predict/batch: one result per case, in the order sent."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": PREDICTION_EXAMPLE["request_id"],
+                    "count": 1,
+                    "results": [PREDICTION_EXAMPLE],
+                }
+            ]
+        }
+    )
+
+    request_id: str
+    count: int
+    results: list[Prediction] = Field(description="Each as POST /v1/predict returns it.")
+
+
+class ReloadResult(BaseModel):
+    """What POST /v1/admin/reload did."""
+
+    outcome: Literal["reloaded", "unchanged", "failed"]
+    previous_version: str | None
+    version: str | None = Field(description="The version serving now.")
+    error: str | None = None
 
 
 class FieldError(BaseModel):

@@ -376,6 +376,54 @@ def score(
     typer.echo(f"scored {rows} cases with model version {version} into {output}")
 
 
+@app.command()
+def predict(
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input", "-i", help="JSON file: one case, or a list of cases (a batch); '-': stdin."
+        ),
+    ],
+    model_uri: Annotated[
+        str | None,
+        typer.Option(help="Model to score with (default: REDFLAG_MODEL_URI, else the champion)."),
+    ] = None,
+    setting: Annotated[
+        str | None,
+        typer.Option(help=SETTINGS_HELP + " (default: the prevalence the model was trained at)."),
+    ] = None,
+) -> None:
+    """Score cases offline and print the JSON the API would answer for them."""
+    _quiet_mlflow()
+    import json
+
+    from pydantic import ValidationError
+
+    from features.store import tracking_uri
+    from serving.config import Settings
+    from serving.core import ModelUnavailableError, load_model
+    from serving.offline import CaseInputError, parse_cases, predict_offline
+
+    if setting is not None and setting not in SETTING_PREVALENCE:
+        raise _fail(f"--setting must be one of {', '.join(SETTING_PREVALENCE)}, got '{setting}'")
+    try:
+        text = sys.stdin.read() if input == "-" else Path(input).read_text(encoding="utf-8")
+        cases, batch = parse_cases(text)
+        settings = Settings()
+        model = load_model(model_uri or settings.model_uri, tracking_uri())
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"cannot read {input}: {error}") from None
+    except CaseInputError as error:
+        raise _fail(str(error)) from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise _fail(f"REDFLAG_{'_'.join(map(str, first['loc'])).upper()}: {first['msg']}") from None
+    except ModelUnavailableError as error:
+        raise _fail(str(error)) from None
+    payload = predict_offline(model, cases, batch, settings.risk_thresholds, setting)
+    typer.echo(json.dumps(payload, allow_nan=False))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from features.store import CHALLENGER, CHAMPION, MODEL_NAME, default_store_dir, is_embedded
+from features.store import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_NAME,
+    local_artifact_root,
+    sqlite_database,
+    use_store,
+)
 from features.store import tracking_uri as resolve_tracking_uri
 
 
 def connect() -> MlflowClient:
     """Point MLflow at the configured store (creating the embedded one if needed)."""
     uri = resolve_tracking_uri()
-    if is_embedded(uri):
-        default_store_dir().mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    database = sqlite_database(uri)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    use_store(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -32,9 +36,8 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
                 f"experiment '{name}' is deleted; restore it or pick another --experiment"
             )
         return str(experiment.experiment_id)
-    artifact_location = None
-    if is_embedded(client.tracking_uri):
-        artifact_location = (Path(default_store_dir()) / "artifacts" / name).as_uri()
+    root = local_artifact_root(client.tracking_uri)
+    artifact_location = (root / name).as_uri() if root is not None else None
     return str(client.create_experiment(name, artifact_location=artifact_location))
 
 

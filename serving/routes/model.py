@@ -8,13 +8,26 @@ from fastapi import APIRouter
 
 from features.catalogue import RED_FLAGS
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
+from features.model import SETTING_PREVALENCE
 from serving.core import RISK_BANDS
 from serving.deps import ModelDep, SettingsDep
+from serving.examples import MODEL_INFO_EXAMPLE
+from serving.schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["model"])
 
 
-@router.get("/model")
+@router.get(
+    "/model",
+    responses={
+        200: {"content": {"application/json": {"example": MODEL_INFO_EXAMPLE}}},
+        401: {
+            "model": ErrorResponse,
+            "description": "Missing or wrong API key (when keys are set)",
+        },
+        503: {"model": ErrorResponse, "description": "No model loaded"},
+    },
+)
 async def model_info(model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
     """Name, version, alias, run, training metrics, features, risk bands and intended use."""
     simulated = model.params.get("data", "simulated") == "simulated"
@@ -33,6 +46,11 @@ async def model_info(model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
             "bands": list(RISK_BANDS),
             "thresholds": {"moderate_from": low, "high_from": high},
         },
+        "settings": {
+            "training": model.params.get("setting"),
+            "prevalence": dict(SETTING_PREVALENCE),
+        },
+        "limits": {"max_batch": settings.max_batch, "max_body_bytes": settings.max_body_bytes},
         "features": [
             {
                 "name": flag.name,

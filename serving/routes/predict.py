@@ -1,36 +1,132 @@
-"""Predictions: one case, explained."""
+"""Predictions: one case or a batch, each explained feature by feature."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+import pydantic_core
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from features.record import CaseRecord
-from serving.core import explain_cases
-from serving.deps import ModelDep, SettingsDep
-from serving.schemas import ErrorResponse, Prediction
+from serving.audit import AuditLog
+from serving.config import Settings
+from serving.core import LoadedModel, explain_cases
+from serving.deps import AuditDep, MetricsDep, ModelDep, RequestIdDep, SettingsDep
+from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES
+from serving.metrics import Metrics
+from serving.schemas import BatchPrediction, BatchRequest, ErrorResponse, Prediction
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
 Setting = Literal["primary_care", "emergency", "oncology"]
-ERRORS = {
+SettingQuery = Annotated[
+    Setting | None,
+    Query(
+        description="Shift the probability (and the explanation's base value) to this setting's "
+        "prevalence; omitted: the prevalence the model was trained at."
+    ),
+]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong API key (when keys are set)"},
+    413: {"model": ErrorResponse, "description": "Body over REDFLAG_MAX_BODY_BYTES"},
     422: {"model": ErrorResponse, "description": "Invalid case: each error names the field"},
     503: {"model": ErrorResponse, "description": "No model loaded"},
 }
 
 
-@router.post("/predict", response_model=Prediction, responses=ERRORS)  # type: ignore[arg-type]
+def _json(payload: Any) -> Response:
+    # The payload is built from validated cases and finite model output; serialising it directly
+    # skips a second validation through the response model (a 1000-case batch: ~0.4 s saved).
+    return Response(pydantic_core.to_json(payload), media_type="application/json")
+
+
+def score(
+    model: LoadedModel,
+    cases: Sequence[CaseRecord],
+    settings: Settings,
+    setting: str | None,
+    request_id: str,
+    key_id: str | None,
+    metrics: Metrics,
+    audit: AuditLog | None,
+) -> list[dict[str, Any]]:
+    """Explain ``cases`` with one model; count them, and audit them when an audit log is set."""
+    results = [
+        {"request_id": request_id, **result}
+        for result in explain_cases(model, cases, settings.risk_thresholds, setting)
+    ]
+    setting_label = setting or "none"
+    for result in results:
+        metrics.predictions.labels(result["risk_band"], setting_label).inc()
+        if result["urgent"]["flag"]:
+            metrics.urgent.inc()
+    if audit is not None:
+        audit.record(cases, results, request_id, key_id)
+    return results
+
+
+@router.post(
+    "/predict",
+    response_model=Prediction,
+    responses=ERRORS,
+    summary="Score one case",
+)
 async def predict(
-    case: CaseRecord,
+    request: Request,
+    case: Annotated[CaseRecord, Body(openapi_examples=CASE_EXAMPLES)],
     model: ModelDep,
     settings: SettingsDep,
-    setting: Annotated[
-        Setting | None,
-        Query(description="Shift the probability to this setting's prevalence."),
-    ] = None,
-) -> dict[str, object]:
+    metrics: MetricsDep,
+    audit: AuditDep,
+    request_id: RequestIdDep,
+    setting: SettingQuery = None,
+) -> Response:
     """Probability of spinal malignancy for one case: risk band, urgent flag, explanation."""
-    result = explain_cases(model, [case], settings.risk_thresholds, setting)[0]
-    return {"request_id": uuid.uuid4().hex, **result}
+    # One case costs about a millisecond: scoring it in place beats a trip to the thread pool.
+    key_id = getattr(request.state, "key_id", None)
+    result = score(model, [case], settings, setting, request_id, key_id, metrics, audit)[0]
+    request.state.cases = 1
+    return _json(result)
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchPrediction,
+    responses=ERRORS,
+    summary="Score a batch of cases",
+)
+async def predict_batch(
+    request: Request,
+    batch: Annotated[BatchRequest, Body(openapi_examples=BATCH_EXAMPLES)],
+    model: ModelDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    audit: AuditDep,
+    request_id: RequestIdDep,
+    setting: SettingQuery = None,
+) -> Response:
+    """Score up to REDFLAG_MAX_BATCH cases in one vectorised call; results keep the order sent.
+
+    An invalid case refuses the whole batch with 422, each error naming ``cases[i].field``.
+    """
+    n = len(batch.cases)
+    if n > settings.max_batch:
+        raise HTTPException(
+            status_code=413,
+            detail=f"batch of {n} cases is over the limit of {settings.max_batch} "
+            "(REDFLAG_MAX_BATCH); split it",
+        )
+    key_id = getattr(request.state, "key_id", None)
+    request.state.cases = n
+    metrics.batch_cases.observe(n)
+
+    def score_batch() -> bytes:
+        results = score(model, batch.cases, settings, setting, request_id, key_id, metrics, audit)
+        return pydantic_core.to_json({"request_id": request_id, "count": n, "results": results})
+
+    # Scoring and serialising both happen off the event loop: health checks and other requests
+    # are answered meanwhile.
+    body = await run_in_threadpool(score_batch)
+    return Response(body, media_type="application/json")

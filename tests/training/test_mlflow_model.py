@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -9,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from features.record import CaseRecord
-from features.store import MODEL_NAME
+from features.store import MODEL_NAME, use_store
 from serving.core import explain_cases
 from tests.conftest import ChampionStore
 from training.fit import TrainingError, TrainOptions, train
@@ -25,8 +27,7 @@ def test_first_model_is_champion(champion_store: ChampionStore) -> None:
 def test_pyfunc_gives_the_api_probability(
     champion_store: ChampionStore, fresh_cases: pd.DataFrame
 ) -> None:
-    mlflow.set_tracking_uri(champion_store.tracking_uri)
-    mlflow.set_registry_uri(champion_store.tracking_uri)  # earlier tests may have moved both
+    use_store(champion_store.tracking_uri)  # earlier tests may have moved MLflow elsewhere
     pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
     sample = fresh_cases.head(300).drop(columns=["spinal_malignancy", "diagnosis"])
     # As a data scientist would build it: plain Python values, unrecorded fields left out.
@@ -49,7 +50,7 @@ def test_run_records_what_it_was_trained_on(champion_store: ChampionStore) -> No
 
 
 def test_signature_leaves_clinical_fields_optional(champion_store: ChampionStore) -> None:
-    mlflow.set_tracking_uri(champion_store.tracking_uri)
+    use_store(champion_store.tracking_uri)
     info = mlflow.models.get_model_info(champion_store.result.model_uri)
     required = {c.name for c in info.signature.inputs.inputs if c.required}
     assert required == {"age"}
@@ -82,3 +83,16 @@ def test_bad_options_fail_before_touching_the_store(
     with pytest.raises(TrainingError, match=message):
         train(options)
     assert not (tmp_path / "mlruns").exists()  # type: ignore[operator]
+
+
+def test_a_sqlite_store_elsewhere_keeps_its_artifacts_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, workdir = tmp_path / "team-store", tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}/mlflow.db")
+    result = train(TrainOptions(n_cases=2_000, seed=3, setting="oncology"))
+    assert result.version == "1"
+    assert (store / "artifacts").is_dir()
+    assert list(workdir.iterdir()) == []  # nothing in the working directory's ./mlruns
