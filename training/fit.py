@@ -335,6 +335,7 @@ def _log_evaluation_artifacts(
     params: dict[str, Any],
 ) -> float:
     """Plots, evaluation table, model card (and cohort report) of the run; the additivity error."""
+    from training.cohort_report import format_report
     from training.model_card import CardInputs, render_model_card
     from training.plots import write_plots
 
@@ -377,8 +378,10 @@ def _log_evaluation_artifacts(
             )
         )
         (directory / "model_card.md").write_text(card)
+        (directory / "cohort_report.txt").write_text(format_report(cases, setting))
         mlflow.log_artifact(str(directory / "evaluation.json"))
         mlflow.log_artifact(str(directory / "model_card.md"))
+        mlflow.log_artifact(str(directory / "cohort_report.txt"))
     return additivity
 
 

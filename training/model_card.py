@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,33 +67,17 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def cohort_section(cases: pd.DataFrame, setting: str | None) -> str:
-    """The training data description: the cohort report when ``training.cohort_report`` exists.
+    """The training data: the cohort report (red flags against their published targets,
+    prevalence, diagnosis mix) and which fields were left unrecorded, and how often."""
+    from training.cohort_report import format_report
 
-    Hook: ``training.cohort_report.format_report(cases, setting)`` (a plain-text report of red
-    flags against their published targets, prevalence and diagnosis mix) is used when importable;
-    otherwise a short summary is written here.
-    """
-    try:
-        module = importlib.import_module("training.cohort_report")
-        report = module.format_report
-    except (ImportError, AttributeError):
-        report = None
-    if report is not None:
-        return "```\n" + str(report(cases, setting)).rstrip() + "\n```\n"
-    lines = [
-        f"- cases: {len(cases):,}",
-        f"- prevalence of spinal malignancy: {float(cases[LABEL].mean()):.4f}",
-    ]
-    if DIAGNOSIS in cases:
-        mix = cases[DIAGNOSIS].value_counts(normalize=True)
-        lines.append("- diagnosis mix: " + ", ".join(f"{k} {v:.4f}" for k, v in mix.items()))
+    lines = ["```", format_report(cases, setting).rstrip(), "```", ""]
     missing = cases.drop(columns=[c for c in (LABEL, DIAGNOSIS) if c in cases]).isna().mean()
     missing = missing[missing > 0].sort_values(ascending=False)
     if len(missing):
         lines.append(
             "- fields not recorded: " + ", ".join(f"{k} {v:.0%}" for k, v in missing.items())
         )
-    lines.append("- (the full cohort report appears here once `training.cohort_report` exists)")
     return "\n".join(lines) + "\n"
 
 

@@ -68,3 +68,24 @@ def test_evaluation_table_matches_the_logged_metrics(
     assert len(table["decision_curve"]) > 50
     assert {row["variable"] for row in table["subgroups"]} == {"setting", "sex", "age_band"}
     assert sum(row["n"] for row in table["calibration_curve"]) == table["metrics"]["n_cases"]
+
+
+def test_each_run_logs_the_cohort_report(trained_store: TrainedStore, tmp_path: Path) -> None:
+    from training.targets import TARGETS
+
+    result = trained_store.runs["xgboost"]
+    uri = trained_store.client.tracking_uri
+    report = Path(
+        mlflow.artifacts.download_artifacts(
+            f"runs:/{result.run_id}/cohort_report.txt", dst_path=tmp_path, tracking_uri=uri
+        )
+    ).read_text()
+    card = Path(
+        mlflow.artifacts.download_artifacts(
+            f"runs:/{result.run_id}/model_card.md", dst_path=tmp_path, tracking_uri=uri
+        )
+    ).read_text()
+    assert "Prevalence" in report and "Diagnosis mix" in report
+    for target in TARGETS:
+        assert target.name in report
+    assert report.splitlines()[3] in card  # the card carries the same table
