@@ -89,6 +89,12 @@ def train(
     threshold: Annotated[
         float, typer.Option(help="Operating threshold for sensitivity, specificity, PPV, NPV.")
     ] = 0.05,
+    engine: Annotated[
+        str, typer.Option(help="local, or dask: simulate and fit on a Dask cluster.")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address [default: a local cluster].")
+    ] = None,
 ) -> None:
     """Train a model, log it to MLflow and register it (champion if none, else challenger)."""
     _quiet_mlflow()
@@ -96,6 +102,7 @@ def train(
 
     from tqdm import tqdm
 
+    from training.distributed import DaskEngineError
     from training.fit import TrainingError, TrainOptions
     from training.fit import train as run_training
 
@@ -109,6 +116,8 @@ def train(
         model=model,
         tune_trials=tune,
         threshold=threshold,
+        engine=engine,
+        scheduler=scheduler,
     )
     try:
         options.validate()
@@ -143,7 +152,7 @@ def train(
                     trials.update(done - trials.n)
 
             result = run_training(options, progress=progress, trial_progress=trial_progress)
-    except (TrainingError, ValueError, OSError) as error:
+    except (TrainingError, DaskEngineError, ValueError, OSError) as error:
         raise _fail(str(error)) from None
     typer.echo(f"model:    {result.model}")
     typer.echo(f"run id:   {result.run_id}")

@@ -120,8 +120,9 @@ def fit_boosted_on_dask(
     seed: int,
     params: dict[str, Any] | None = None,
     tracker_host: str | None = None,
-) -> tuple[RiskPipeline, pd.DataFrame]:
-    """Train on the cluster; returns the calibrated pipeline and a bounded test sample (features).
+) -> tuple[RiskPipeline, pd.DataFrame, dict[str, int]]:
+    """Train on the cluster: the calibrated pipeline, a bounded sample of the test cases (as
+    records, with their labels) and the size of each split.
 
     ``cases`` must carry the ``_split`` column (``simulated_partitions`` adds it). ``tracker_host``
     is the address XGBoost's collective tracker binds (127.0.0.1 for a local cluster, which would
@@ -132,6 +133,7 @@ def fit_boosted_on_dask(
 
     pipeline = make_pipeline(CalibratedBoostedClassifier(random_state=seed, **(params or {})))
     classifier: CalibratedBoostedClassifier = pipeline.named_steps["classifier"]
+    cases = cases.persist()
     engineered = cases.map_partitions(_engineered).persist()
     counts = engineered.groupby(SPLIT)[LABEL].agg(["count", "sum"]).compute()
     for split, name in ((TRAIN, "train"), (VALIDATION, "validation"), (TEST, "test")):
@@ -165,15 +167,34 @@ def fit_boosted_on_dask(
         float(counts.loc[TRAIN, "sum"] / counts.loc[TRAIN, "count"]),
     )
     pipeline.named_steps["features"].fit(pd.DataFrame({"age": [50]}))
-    test = _sample(
-        engineered[engineered[SPLIT] == TEST], int(counts.loc[TEST, "count"]), MAX_TEST_ROWS, seed
-    )
-    return pipeline, test
+    sizes = {
+        name: int(counts.loc[split, "count"])
+        for split, name in ((TRAIN, "train"), (VALIDATION, "validation"), (TEST, "test"))
+    }
+    test = _sample(cases[cases[SPLIT] == TEST], sizes["test"], MAX_TEST_ROWS, seed)
+    return pipeline, test.drop(columns=SPLIT).reset_index(drop=True), sizes
+
+
+def fit_simulated_on_dask(options: Any, progress: Any = None) -> tuple[RiskPipeline, Any]:
+    """What ``redflag train --engine dask`` fits: (pipeline, Split with the test sample).
+
+    ``options`` is a ``training.fit.TrainOptions``; the split's train and validation parts stay on
+    the cluster (empty here) and its ``sizes`` give their real sizes.
+    """
+    from training.fit import Split
+
+    with dask_client(options.scheduler) as client:
+        cases = simulated_partitions(options.n_cases, options.seed, options.setting)
+        # A local cluster's tracker stays on loopback; a real cluster's picks its own interface.
+        tracker = None if options.scheduler else "127.0.0.1"
+        pipeline, test, sizes = fit_boosted_on_dask(
+            client, cases, options.seed, options.params, tracker_host=tracker
+        )
+    if progress:
+        progress(1, 1)
+    return pipeline, Split(test.iloc[:0], test.iloc[:0], test, sizes)
 
 
 def score_test_sample(pipeline: RiskPipeline, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, calibrated probabilities) of an engineered test sample."""
-    from features.model import sigmoid
-
-    log_odds = pipeline[-1].decision_function(test[list(FEATURE_NAMES)].to_numpy())
-    return test[LABEL].to_numpy(dtype=np.int64), sigmoid(log_odds)
+    """(labels, calibrated probabilities) of a test sample of case records."""
+    return test[LABEL].to_numpy(dtype=np.int64), pipeline.predict_risk(test)

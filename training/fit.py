@@ -43,6 +43,7 @@ from training.registry import assign_new_version_alias, connect, ensure_experime
 ProgressFn = Callable[[int, int], None]
 
 MIN_CASES = 1_000
+ENGINES = ("local", "dask")
 MIN_PER_CLASS = 10
 # The models `redflag train --model` fits; the last two are clinical baselines (features/baselines).
 MODELS = ("xgboost", "logistic", "deyo-rule", "red-flag-count")
@@ -71,6 +72,8 @@ class TrainOptions:
     tune_trials: int = 0
     threshold: float = DEFAULT_THRESHOLD
     n_bootstrap: int = DEFAULT_BOOTSTRAP
+    engine: str = "local"
+    scheduler: str | None = None
 
     def validate(self) -> None:
         """Refuse options that cannot work, before anything is written to the store."""
@@ -96,6 +99,19 @@ class TrainOptions:
             raise TrainingError(f"--threshold must be between 0 and 1, got {self.threshold}")
         if self.n_bootstrap < 10:
             raise TrainingError(f"bootstrap samples must be at least 10, got {self.n_bootstrap}")
+        if self.engine not in ENGINES:
+            raise TrainingError(
+                f"--engine must be one of {', '.join(ENGINES)}, got '{self.engine}'"
+            )
+        if self.scheduler and self.engine != "dask":
+            raise TrainingError("--scheduler needs --engine dask")
+        if self.engine == "dask" and (
+            self.model != "xgboost" or self.tune_trials or self.data is not None
+        ):
+            raise TrainingError(
+                "--engine dask trains the xgboost model on simulated partitions; "
+                "--model, --tune and --data need --engine local"
+            )
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,18 @@ class Split:
     train: pd.DataFrame
     validation: pd.DataFrame
     test: pd.DataFrame
+    # On a cluster only a sample of the test partitions comes back; these are the true sizes.
+    sizes: dict[str, int] | None = None
+
+    def size_of(self) -> dict[str, int]:
+        """Cases in each part."""
+        if self.sizes is not None:
+            return self.sizes
+        return {
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+        }
 
 
 def split_cases(cases: pd.DataFrame, seed: int) -> Split:
@@ -369,11 +397,7 @@ def _log_evaluation_artifacts(
                 cases=cases,
                 setting=setting,
                 simulated=options.data is None,
-                split_sizes={
-                    "train": len(split.train),
-                    "validation": len(split.validation),
-                    "test": len(split.test),
-                },
+                split_sizes=split.size_of(),
                 evaluation=evaluation,
             )
         )
@@ -396,15 +420,24 @@ def train(
     each trial a nested run; ``trial_progress`` reports trials done.
     """
     options.validate()
-    cases = load_training_cases(options)
-    split = split_cases(cases, options.seed)
+    if options.engine == "dask":
+        from training.distributed import fit_simulated_on_dask
+
+        fitted, split = fit_simulated_on_dask(options, progress)
+        cases = split.test  # what the client holds: the run describes the cohort by this sample
+    else:
+        cases = load_training_cases(options)
+        split = split_cases(cases, options.seed)
+        fitted = None
 
     client = connect()
     experiment_id = ensure_experiment(client, options.experiment)
     with mlflow.start_run(experiment_id=experiment_id) as run:
         dataset = training_dataset(cases, options)
         mlflow.log_input(dataset, context="training")
-        if options.tune_trials:
+        if fitted is not None:
+            pipeline = fitted
+        elif options.tune_trials:
             from training.tune import tune
 
             best = tune(split, options.model, options.seed, options.tune_trials, trial_progress)
@@ -441,7 +474,8 @@ def train(
         mlflow.set_tags(tags)
         params: dict[str, Any] = {
             "model": options.model,
-            "n_cases": len(cases),
+            "n_cases": sum(split.size_of().values()),
+            "engine": options.engine,
             "seed": options.seed,
             "setting": setting or "data",
             "data": str(options.data) if options.data else "simulated",

@@ -21,7 +21,9 @@ from training.evaluate import core_metrics
 def dask_model() -> tuple[object, pd.DataFrame]:
     with dask_client(None) as client:
         cases = simulated_partitions(60_000, seed=5, setting="emergency")
-        return fit_boosted_on_dask(client, cases, seed=5, tracker_host="127.0.0.1")
+        pipeline, test, sizes = fit_boosted_on_dask(client, cases, seed=5, tracker_host="127.0.0.1")
+        assert sum(sizes.values()) == 60_000 and len(test) == sizes["test"]
+        return pipeline, test
 
 
 def test_partitions_are_generated_deterministically() -> None:
@@ -68,3 +70,33 @@ def test_unreachable_scheduler_is_a_clear_error() -> None:
     with pytest.raises(DaskEngineError, match="cannot reach the Dask scheduler"):
         with dask_client("tcp://127.0.0.1:9"):
             pass
+
+
+def test_train_on_dask_registers_an_evaluated_model(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    from features.store import tracking_uri
+    from training.fit import TrainOptions, train
+
+    monkeypatch.setenv("REDFLAG_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = train(TrainOptions(n_cases=40_000, seed=4, setting="emergency", engine="dask"))
+    run = MlflowClient(tracking_uri()).get_run(result.run_id)
+    assert run.data.params["engine"] == "dask" and run.data.params["n_cases"] == "40000"
+    assert result.metrics["auroc"] > 0.8 and result.alias == "champion"
+    assert abs(result.metrics["n_cases"] - 8_000) < 600  # the held-out fifth, evaluated whole
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"model": "logistic"}, {"tune_trials": 3}, {"scheduler": "tcp://127.0.0.1:8786"}],
+    ids=["baseline", "tuning", "scheduler-without-dask"],
+)
+def test_what_the_dask_engine_cannot_do_is_refused(changes: dict[str, object]) -> None:
+    from training.fit import TrainingError, TrainOptions
+
+    engine = "local" if "scheduler" in changes else "dask"
+    with pytest.raises(TrainingError, match="--engine"):
+        TrainOptions(engine=engine, **changes).validate()  # type: ignore[arg-type]
