@@ -65,7 +65,7 @@ def load_model(uri: str, tracking_uri: str, threads: int = 0) -> LoadedModel:
     """Resolve ``uri`` (``models:/name@alias``, ``models:/name/version``, ``runs:/…``); load it.
 
     ``threads`` > 0 caps the booster's threads: one row gains nothing from a second thread, and on
-    a busy machine waiting for one costs more than the work (serving/README.md, Performance).
+    a busy machine waiting for one costs more than the work (README.md, "Performance").
     """
     import mlflow
     import mlflow.sklearn
