@@ -19,11 +19,11 @@ from typing import Self
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from features.catalogue import FEATURE_NAMES
-from features.model import ProgressFn, sigmoid
+from features.model import LogOddsClassifierMixin, ProgressFn, sigmoid
 
 Matrix = npt.NDArray[np.float64]
 
@@ -68,7 +68,7 @@ def _platt(score: Matrix, y: Matrix) -> tuple[float, float]:
     return slope, float(beta[0] - slope * centre)
 
 
-class _LinearExplainer(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class _LinearExplainer(LogOddsClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Shared scoring and explanation of a model linear in ``_design(X)``.
 
     Subclasses set ``weights_`` and ``bias_`` (calibrated log-odds per design column),
@@ -99,15 +99,6 @@ class _LinearExplainer(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def decision_function(self, X: Matrix) -> Matrix:
         """Calibrated log-odds of malignancy."""
         return np.asarray(self.bias_ + self._design(X) @ self.weights_, dtype=np.float64)
-
-    def predict_proba(self, X: Matrix) -> Matrix:
-        """Calibrated probabilities, columns for classes 0 and 1."""
-        p = sigmoid(self.decision_function(X))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Matrix) -> npt.NDArray[np.int64]:
-        """Class at probability 0.5 (use the probability and the risk bands instead)."""
-        return (self.decision_function(X) > 0).astype(np.int64)
 
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]:
         """Exact linear attribution in calibrated log-odds: (base per row, contribution per flag).

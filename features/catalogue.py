@@ -84,22 +84,24 @@ def _systemic_count(c: Columns) -> Array:
     return loss + _present(_num(c, "fatigue")) + _present(_num(c, "fever"))
 
 
-def _deyo(c: Columns) -> Array:
-    signs = (
+def _deyo_signs(c: Columns) -> tuple[Array, ...]:
+    """Age 50 or over, previous cancer, unexplained weight loss, failed conservative treatment."""
+    return (
         _threshold(_num(c, "age"), 50),
         _num(c, "history_of_cancer"),
         _threshold(_num(c, "unexplained_weight_loss_kg"), 1e-9),
         _num(c, "failed_conservative_treatment"),
     )
+
+
+def _deyo(c: Columns) -> Array:
+    signs = _deyo_signs(c)
     return np.clip(sum((_present(s) for s in signs), np.zeros(len(c["age"]))), 0.0, 1.0)
 
 
 def _red_flag_count(c: Columns) -> Array:
     signs = (
-        _threshold(_num(c, "age"), 50),
-        _num(c, "history_of_cancer"),
-        _threshold(_num(c, "unexplained_weight_loss_kg"), 1e-9),
-        _num(c, "failed_conservative_treatment"),
+        *_deyo_signs(c),
         _threshold(_num(c, "pain_duration_weeks"), 4 + 1e-9),
         _num(c, "no_relief_with_rest"),
         _num(c, "night_pain"),

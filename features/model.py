@@ -67,7 +67,24 @@ class _Progress(xgb.callback.TrainingCallback):
         return False
 
 
-class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class LogOddsClassifierMixin(ClassifierMixin):  # type: ignore[misc]
+    """``predict_proba`` and ``predict`` of a classifier whose ``decision_function`` is calibrated
+    log-odds: shared by the boosted model and the baselines."""
+
+    def decision_function(self, X: Matrix) -> Matrix:
+        raise NotImplementedError
+
+    def predict_proba(self, X: Matrix) -> Matrix:
+        """Calibrated probabilities, columns for classes 0 and 1."""
+        p = sigmoid(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Matrix) -> npt.NDArray[np.int64]:
+        """Class at probability 0.5 (use the probability and the risk bands instead)."""
+        return (self.decision_function(X) > 0).astype(np.int64)
+
+
+class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Gradient-boosted trees on the red-flag matrix, with a Platt-scaled margin.
 
     Monotone constraints follow each red flag's clinical direction in the catalogue (a red flag
@@ -193,15 +210,6 @@ class CalibratedBoostedClassifier(ClassifierMixin, BaseEstimator):  # type: igno
     def decision_function(self, X: Matrix) -> Matrix:
         """Calibrated log-odds of malignancy."""
         return self.intercept_ + self.slope_ * self._margin(X)
-
-    def predict_proba(self, X: Matrix) -> Matrix:
-        """Calibrated probabilities, columns for classes 0 and 1."""
-        p = sigmoid(self.decision_function(X))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Matrix) -> npt.NDArray[np.int64]:
-        """Class at probability 0.5 (use the probability and the risk bands instead)."""
-        return (self.decision_function(X) > 0).astype(np.int64)
 
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]:
         """Exact TreeSHAP in calibrated log-odds: (base value per row, contribution per feature)."""
