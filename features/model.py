@@ -48,6 +48,18 @@ def prior_shift(from_prevalence: float, to_prevalence: float) -> float:
     return logit(to_prevalence) - logit(from_prevalence)
 
 
+def setting_shift(train_prevalence: float, setting: str | None) -> tuple[float, float]:
+    """(log-odds shift, prevalence) moving a model calibrated at ``train_prevalence`` to
+    ``setting``; no shift without one."""
+    if setting is None:
+        return 0.0, train_prevalence
+    if setting not in SETTING_PREVALENCE:
+        known = ", ".join(SETTING_PREVALENCE)
+        raise ValueError(f"setting must be one of {known}, got '{setting}'")
+    prevalence = SETTING_PREVALENCE[setting]
+    return prior_shift(train_prevalence, prevalence), prevalence
+
+
 class ExplainableClassifier(Protocol):
     """What serving needs of the final pipeline step."""
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from features.risk import DEFAULT_RISK_THRESHOLDS, check_risk_thresholds
 from features.store import default_model_uri
 
 # Shorter keys can be guessed; a key is a shared secret, so refuse weak ones at start-up.
@@ -24,7 +25,7 @@ class Settings(BaseSettings):
     model_uri: str = Field(default_factory=default_model_uri)
     # Probability cut-offs between risk bands low | moderate | high, ascending.
     # From the environment: "0.01,0.05" or "[0.01, 0.05]".
-    risk_thresholds: Annotated[tuple[float, float], NoDecode] = (0.01, 0.05)
+    risk_thresholds: Annotated[tuple[float, float], NoDecode] = DEFAULT_RISK_THRESHOLDS
     max_batch: int = Field(default=1000, ge=1, description="Most cases in one batch request.")
     # A full batch of complete cases is ~1 MB of JSON; the default leaves room for it.
     max_body_bytes: int = Field(default=2_097_152, ge=1024)
@@ -53,9 +54,7 @@ class Settings(BaseSettings):
     @field_validator("risk_thresholds")
     @classmethod
     def _ascending(cls, value: tuple[float, float]) -> tuple[float, float]:
-        low, high = value
-        if not 0 < low < high < 1:
-            raise ValueError("risk_thresholds must be two probabilities with 0 < low < high < 1")
+        check_risk_thresholds(value)
         return value
 
     @field_validator("api_keys", mode="before")

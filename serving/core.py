@@ -11,14 +11,14 @@ from typing import Any
 import numpy as np
 
 from features.catalogue import FEATURE_NAMES, RED_FLAGS
-from features.model import SETTING_PREVALENCE, RiskPipeline, prior_shift, sigmoid
+from features.model import RiskPipeline, setting_shift, sigmoid
 from features.record import CaseRecord
+from features.risk import risk_bands
 from features.store import use_store
-from features.urgent import RULES, urgent_rules_fired
+from features.urgent import urgent_reasons
 
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
-RISK_BANDS = ("low", "moderate", "high")
 
 
 class ModelUnavailableError(RuntimeError):
@@ -140,11 +140,6 @@ def is_movable(uri: str) -> bool:
     return _ALIAS_URI.match(uri) is not None
 
 
-def risk_band(probability: float, thresholds: tuple[float, float]) -> str:
-    """low below the first threshold, high at or above the second, moderate between."""
-    return RISK_BANDS[int(probability >= thresholds[0]) + int(probability >= thresholds[1])]
-
-
 def _value(x: float) -> float | int | None:
     if x != x:
         return None
@@ -154,17 +149,6 @@ def _value(x: float) -> float | int | None:
 # Read once from the catalogue: per-request code indexes plain tuples, not dataclasses.
 _LABELS = tuple(flag.label for flag in RED_FLAGS)
 _INPUTS = tuple(flag.inputs for flag in RED_FLAGS)
-
-
-def setting_shift(model: LoadedModel, setting: str | None) -> tuple[float, float]:
-    """(log-odds shift, prevalence) that moves the model's probabilities to ``setting``."""
-    if setting is None:
-        return 0.0, model.train_prevalence
-    if setting not in SETTING_PREVALENCE:
-        known = ", ".join(SETTING_PREVALENCE)
-        raise ValueError(f"setting must be one of {known}, got '{setting}'")
-    prevalence = SETTING_PREVALENCE[setting]
-    return prior_shift(model.train_prevalence, prevalence), prevalence
 
 
 def explain_cases(
@@ -181,26 +165,27 @@ def explain_cases(
     """
     if not cases:
         return []
-    shift, prevalence = setting_shift(model, setting)
+    shift, prevalence = setting_shift(model.train_prevalence, setting)
     records = [case.model_dump() for case in cases]
     features, classifier = model.pipeline[0], model.pipeline[-1]
     matrix = features.transform(records)
     base, contributions = classifier.explain(matrix)
     log_odds = classifier.decision_function(matrix)
-    probabilities = sigmoid(log_odds + shift).tolist()
+    scored = sigmoid(log_odds + shift)
+    probabilities, bands = scored.tolist(), risk_bands(scored, thresholds).tolist()
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable").tolist()
     # Python lists index far faster than numpy scalars in the per-feature loop below.
     values, shares, bases = matrix.tolist(), contributions.tolist(), (base + shift).tolist()
     identity = model.identity.as_response()
-    fired = urgent_rules_fired(records).tolist()  # the safety rules, once for the whole list
+    reasons_of = urgent_reasons(records)  # the safety rules, once for the whole list
     results = []
     for i, record in enumerate(records):
         probability, row, share = probabilities[i], values[i], shares[i]
-        reasons = [rule.reason for rule, hit in zip(RULES, fired[i], strict=True) if hit]
+        reasons = list(reasons_of[i])
         results.append(
             {
                 "probability": probability,
-                "risk_band": risk_band(probability, thresholds),
+                "risk_band": bands[i],
                 "urgent": {"flag": bool(reasons), "reasons": reasons},
                 "explanation": {
                     "space": "log_odds",

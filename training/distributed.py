@@ -193,8 +193,3 @@ def fit_simulated_on_dask(options: Any, progress: Any = None) -> tuple[RiskPipel
     if progress:
         progress(1, 1)
     return pipeline, Split(test.iloc[:0], test.iloc[:0], test, sizes)
-
-
-def score_test_sample(pipeline: RiskPipeline, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, calibrated probabilities) of a test sample of case records."""
-    return test[LABEL].to_numpy(dtype=np.int64), pipeline.predict_risk(test)

@@ -23,10 +23,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from features.model import sigmoid
+from features.risk import DEFAULT_RISK_THRESHOLDS
 
 Array = npt.NDArray[np.float64]
 
-DEFAULT_THRESHOLD = 0.05
+# The operating point is where serving's `high` band starts.
+DEFAULT_THRESHOLD = DEFAULT_RISK_THRESHOLDS[1]
 DEFAULT_BOOTSTRAP = 1000
 EPS = 1e-12
 # Decision-curve thresholds: fine where referral for a rare cancer is decided, coarser above.

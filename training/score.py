@@ -22,14 +22,13 @@ import pyarrow.parquet as pq
 
 from features import DIAGNOSIS, LABEL
 from features.catalogue import FEATURE_NAMES
-from features.model import SETTING_PREVALENCE, RiskPipeline, prior_shift, sigmoid
-from features.urgent import RULES, urgent_rules_fired
+from features.model import SETTING_PREVALENCE, RiskPipeline, setting_shift, sigmoid
+from features.risk import DEFAULT_RISK_THRESHOLDS, check_risk_thresholds, risk_bands
+from features.urgent import urgent_reasons
 from training.data import CaseFileError, validate_case_frame
 
 INPUT_SUFFIXES = (".parquet", ".csv")
 CHUNK_ROWS = 100_000
-DEFAULT_THRESHOLDS = (0.01, 0.05)
-BANDS = np.array(["low", "moderate", "high"], dtype=object)
 ProgressFn = Callable[[int], None]
 
 
@@ -38,7 +37,7 @@ class ScoreOptions:
     """How to score: setting, risk-band thresholds, explanation columns and pass-through columns."""
 
     setting: str | None = None
-    thresholds: tuple[float, float] = DEFAULT_THRESHOLDS
+    thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS
     explain: bool = False
     keep: tuple[str, ...] = ()
 
@@ -48,28 +47,21 @@ class ScoreOptions:
             raise ValueError(
                 f"--setting must be one of {', '.join(SETTING_PREVALENCE)}, got '{self.setting}'"
             )
-        low, high = self.thresholds
-        if not 0 < low < high < 1:
-            raise ValueError("--thresholds must be two probabilities with 0 < low < high < 1")
+        check_risk_thresholds(self.thresholds, "--thresholds")
 
 
 def score_frame(pipeline: RiskPipeline, cases: pd.DataFrame, options: ScoreOptions) -> pd.DataFrame:
     """Scores of validated cases: the kept columns, then probability, band and urgent flag."""
     matrix = pipeline[0].transform(cases)
     classifier = pipeline[-1]
-    shift = 0.0
-    if options.setting is not None:
-        shift = prior_shift(classifier.train_prevalence_, SETTING_PREVALENCE[options.setting])
+    shift, _ = setting_shift(classifier.train_prevalence_, options.setting)
     probability = sigmoid(classifier.decision_function(matrix) + shift)
-    fired = urgent_rules_fired(cases)
-    low, high = options.thresholds
+    reasons = urgent_reasons(cases)
     out = pd.DataFrame({name: cases[name].to_numpy() for name in options.keep})
     out["probability"] = probability
-    out["risk_band"] = BANDS[(probability >= low).astype(int) + (probability >= high).astype(int)]
-    out["urgent"] = np.asarray(fired.any(axis=1), dtype=bool)
-    out["urgent_reasons"] = [
-        "; ".join(rule.reason for rule, hit in zip(RULES, row, strict=True) if hit) for row in fired
-    ]
+    out["risk_band"] = risk_bands(probability, options.thresholds)
+    out["urgent"] = np.array([bool(r) for r in reasons], dtype=bool)
+    out["urgent_reasons"] = ["; ".join(r) for r in reasons]
     if options.explain:
         base, contributions = classifier.explain(matrix)
         out["base_value"] = base + shift

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from features.catalogue import FEATURE_NAMES, RED_FLAGS_BY_NAME
 from features.model import SETTING_PREVALENCE, prior_shift
+from features.risk import RISK_BANDS
 from features.store import MODEL_NAME
-from serving.core import RISK_BANDS
 from tests.serving.conftest import AppFactory, Store, assert_additive, logit
 
 
