@@ -12,8 +12,10 @@ from features.record import DIAGNOSES, DIAGNOSIS, LABEL
 from training.targets import (
     PREVALENCE,
     PREVALENCE_REL_TOLERANCE,
+    SHARE_TARGETS,
     TARGETS,
     TOLERANCE,
+    ShareTarget,
     Target,
 )
 
@@ -54,6 +56,44 @@ def cohort_report(df: pd.DataFrame, targets: tuple[Target, ...] = TARGETS) -> pd
             }
         )
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+
+SHARE_COLUMNS = [
+    "share_target",
+    "status",
+    "target_share",
+    "share",
+    "n_subgroup",
+    "within_tolerance",
+]
+
+
+def share_report(
+    df: pd.DataFrame, targets: tuple[ShareTarget, ...] = SHARE_TARGETS
+) -> pd.DataFrame:
+    """Target against observed share of a red flag within a subgroup of the malignant cases.
+
+    The subgroups are small (a fifth of the cancers), so `within_tolerance` allows the larger of
+    TOLERANCE and three standard errors of the target share at the observed `n_subgroup`.
+    """
+    _label(df)
+    rows = []
+    for target in targets:
+        among, positive = target.evaluate(df)
+        n = int(among.sum())
+        share = _share(positive, among)
+        allowed = max(TOLERANCE, 3 * math.sqrt(target.share * (1 - target.share) / max(n, 1)))
+        rows.append(
+            {
+                "share_target": target.name,
+                "status": target.status,
+                "target_share": target.share,
+                "share": share,
+                "n_subgroup": n,
+                "within_tolerance": bool(n > 0 and abs(share - target.share) <= allowed),
+            }
+        )
+    return pd.DataFrame(rows, columns=SHARE_COLUMNS)
 
 
 def prevalence(df: pd.DataFrame) -> float:
@@ -106,6 +146,19 @@ def format_report(df: pd.DataFrame, setting: str | None = None) -> str:
                 "yes" if row["within_tolerance"] else "NO",
             )  # fmt: skip
         )
+    lines += ["", "Red flags travelling together among the malignant cases:", ""]
+    lines.append(_SHARE_ROW.format("share", "status", "share", "target", "n", "ok"))
+    for row in share_report(df).to_dict("records"):
+        lines.append(
+            _SHARE_ROW.format(
+                row["share_target"],
+                row["status"],
+                f"{row['share']:.3f}",
+                f"{row['target_share']:.3f}",
+                row["n_subgroup"],
+                "yes" if row["within_tolerance"] else "NO",
+            )
+        )
     lines += ["", f"Prevalence: {prevalence(df):.4f}"]
     if setting is not None:
         ok = "yes" if prevalence_within_tolerance(df, setting) else "NO"
@@ -119,10 +172,14 @@ def format_report(df: pd.DataFrame, setting: str | None = None) -> str:
     for target in TARGETS:
         lines.append(f"  {target.name}: {target.definition}")
         lines.append(f"      {target.status}: {target.source}")
+    for share in SHARE_TARGETS:
+        lines.append(f"  {share.name}: share with {share.flag} among {share.subgroup}")
+        lines.append(f"      {share.status}: {share.source}")
     return "\n".join(lines) + "\n"
 
 
 _REPORT_ROW = "{:<30} {:<9} {:>6} {:>7} {:>6} {:>7} {:>5} {:>6} {:>6} {:>3}"
+_SHARE_ROW = "{:<36} {:<9} {:>6} {:>7} {:>6} {:>3}"
 
 
 def _label(df: pd.DataFrame) -> npt.NDArray[np.bool_]:

@@ -6,7 +6,11 @@ a latent logistic score `b_side + eta`: `eta` carries the clinical structure (wh
 earlier findings raise the flag), and the intercepts `b_malignant`, `b_other` are solved once, on a
 large reference sample with the primary-care mix of causes, so that the flag's rate among
 malignant cases is the target sensitivity and among the others one minus the target specificity
-(`training.targets`). Other settings reuse the same per-cause model with their own mix of causes.
+(`training.targets`). Where a published figure says how two findings travel together among the
+cancers (a known cancer in 77% of cord compressions, thoracic level in 70%: `SHARE_TARGETS`), the
+malignant side gets a third intercept for that subgroup, solved to the share, while the rest of the
+malignant side keeps the flag's sensitivity on target. Other settings reuse the same per-cause
+model with their own mix of causes.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import pandas as pd
 
 from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
 from training.schema import bool_column, enum_column, float_column, int_column
-from training.targets import PREVALENCE, SETTINGS, TARGETS_BY_NAME
+from training.targets import PREVALENCE, SETTINGS, SHARE_TARGETS_BY_FLAG, TARGETS_BY_NAME
 
 FloatArray = npt.NDArray[np.float64]
 # Log-odds shifts come out of numpy arithmetic on bools and floats as any floating dtype.
@@ -204,14 +208,18 @@ def _missing_rates(setting: str) -> dict[str, float]:
 
 
 @functools.cache
-def _intercepts() -> dict[str, tuple[float, float]]:
-    """Solve every calibrated flag's (other, malignant) intercepts on a primary-care reference."""
+def _intercepts() -> dict[str, tuple[float, float, float]]:
+    """Solve every calibrated flag's intercepts on a primary-care reference.
+
+    Each is (other, malignant, malignant subgroup): the last differs from the second only for a
+    flag with a published share within a subgroup of the malignant cases.
+    """
     rng = np.random.default_rng(_CALIBRATION_SEED)
     # Half malignant, each side with the primary-care mix: the per-side rates are what the
     # targets constrain, and oversampling a side leaves its conditional distribution unchanged.
     probs = _diagnosis_probabilities("primary_care", prevalence=0.5)
     dx = rng.choice(len(DIAGNOSES), size=_CALIBRATION_SIZE, p=probs)
-    solved: dict[str, tuple[float, float]] = {}
+    solved: dict[str, tuple[float, float, float]] = {}
     _Cohort(rng, dx, solved, "primary_care", solving=True).draw()
     return solved
 
@@ -254,7 +262,7 @@ class _Cohort:
 
     rng: np.random.Generator
     dx: IntArray
-    intercepts: dict[str, tuple[float, float]]
+    intercepts: dict[str, tuple[float, float, float]]
     setting: str
     solving: bool = False
     values: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
@@ -272,26 +280,53 @@ class _Cohort:
     def is_dx(self, name: str) -> BoolArray:
         return np.asarray(self.dx == _DX[name])
 
-    def score(self, name: str, eta: Shift) -> FloatArray:
+    def score(self, name: str, eta: Shift, subgroup: BoolArray | None = None) -> FloatArray:
         """Latent logistic score of calibrated flag `name`: positive with its calibrated odds.
 
         Args:
             name: the target's name; its per-cause offsets are added to `eta`.
             eta: the case's log-odds shift from what was drawn before.
+            subgroup: the malignant cases in which a published share of this flag applies
+                (`training.targets.SHARE_TARGETS`, e.g. a known cancer in 77% of cord
+                compressions); they get their own solved offset, the rest of the malignant
+                side the one that keeps the flag's sensitivity on target.
         """
         total: FloatArray = np.asarray(self.by_dx(_CAUSE_LOGIT.get(name, {})) + eta, np.float64)
+        total = np.broadcast_to(total, (self.n,))
         if self.solving:
-            target = TARGETS_BY_NAME[name]
-            self.intercepts[name] = (
-                _solve_intercept(total[~self.malignant], 1 - target.specificity),
-                _solve_intercept(total[self.malignant], target.sensitivity),
-            )
-        b_other, b_malignant = self.intercepts[name]
+            self.intercepts[name] = self._solve(name, total, subgroup)
+        b_other, b_malignant, b_subgroup = self.intercepts[name]
         shift = np.where(self.malignant, b_malignant, b_other)
+        if subgroup is not None:
+            shift = np.where(subgroup & self.malignant, b_subgroup, shift)
         return np.asarray(shift + total + self.rng.logistic(size=self.n), dtype=np.float64)
 
-    def flag(self, name: str, eta: Shift = 0.0) -> BoolArray:
-        return self.score(name, eta) > 0
+    def _solve(
+        self, name: str, total: FloatArray, subgroup: BoolArray | None
+    ) -> tuple[float, float, float]:
+        """(other, malignant, malignant subgroup) intercepts that put `name` on its targets."""
+        target = TARGETS_BY_NAME[name]
+        b_other = _solve_intercept(total[~self.malignant], 1 - target.specificity)
+        if subgroup is None:
+            b_malignant = _solve_intercept(total[self.malignant], target.sensitivity)
+            return b_other, b_malignant, b_malignant
+        share = SHARE_TARGETS_BY_FLAG[name].share
+        inside, outside = self.malignant & subgroup, self.malignant & ~subgroup
+        # The rest of the malignant side carries what the subgroup leaves of the sensitivity.
+        rest = (target.sensitivity * self.malignant.sum() - share * inside.sum()) / outside.sum()
+        if not 0 < rest < 1:
+            raise ValueError(
+                f"{name}: a share of {share} in its subgroup cannot coexist with a sensitivity "
+                f"of {target.sensitivity}"
+            )
+        return (
+            b_other,
+            _solve_intercept(total[outside], float(rest)),
+            _solve_intercept(total[inside], share),
+        )
+
+    def flag(self, name: str, eta: Shift = 0.0, subgroup: BoolArray | None = None) -> BoolArray:
+        return self.score(name, eta, subgroup) > 0
 
     def chance(self, p: FloatArray | float) -> BoolArray:
         return self.rng.random(self.n) < p
@@ -317,7 +352,10 @@ class _Cohort:
 
         # The Deyo rule misses almost no cancer: a malignancy under 50 nearly always shows one of
         # the other three flags, so their odds rise together in young malignant cases lacking one.
-        history = self.flag("history_of_cancer", 1.5 * older_other + 2.0 * young_malignant)
+        # Cord compression is mostly a late event of a known cancer: only 23% present without one.
+        history = self.flag(
+            "history_of_cancer", 1.5 * older_other + 2.0 * young_malignant, cord_compression
+        )
         if self.setting == "oncology":
             history = np.ones(n, dtype=bool)
         weight_loss = self.flag(
@@ -349,7 +387,7 @@ class _Cohort:
         lying = self.chance(_sigmoid(-1.8 + 1.5 * night + 0.8 * malignant + 0.5 * fracture))
 
         # Cord compression is mostly thoracic (70%), then lumbar (20%) and cervical (10%).
-        thoracic = self.flag("thoracic_pain", 2.5 * cord_compression)
+        thoracic = self.flag("thoracic_pain", subgroup=cord_compression)
         region = self._region(thoracic, cord_compression)
 
         disc = self.is_dx("disc_herniation")

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.model import SETTING_PREVALENCE
+from features.record import LABEL
 
 BoolArray = npt.NDArray[np.bool_]
 # A flag evaluator returns (positive, recorded) for every row of a case frame.
@@ -151,3 +152,53 @@ TARGETS: tuple[Target, ...] = (
 )  # fmt: skip
 
 TARGETS_BY_NAME: dict[str, Target] = {t.name: t for t in TARGETS}
+
+
+@dataclass(frozen=True)
+class ShareTarget:
+    """A published share of one red flag within a subgroup of the malignant cases.
+
+    Sensitivity and specificity fix each flag on its own; a share fixes how two findings travel
+    together among the cancers, which is where likelihood ratios stop multiplying.
+    """
+
+    name: str
+    flag: str  # the target in TARGETS whose rate this share constrains
+    subgroup: str  # what the subgroup is, in words
+    share: float
+    status: Literal["published", "assumed"]
+    source: str
+    # (in the subgroup, flag recorded) and (flag positive) for every row of a case frame.
+    evaluate: Callable[[pd.DataFrame], tuple[BoolArray, BoolArray]]
+
+
+_DEFICIT_FIELDS = ("limb_weakness", "sensory_loss", "gait_difficulty")
+
+
+def _in_cord_compression(flag: Evaluator) -> Callable[[pd.DataFrame], tuple[BoolArray, BoolArray]]:
+    """Malignant cases with a recorded neurological deficit (the record's view of a compressed
+    cord), where `flag` is recorded."""
+
+    def evaluate(df: pd.DataFrame) -> tuple[BoolArray, BoolArray]:
+        deficit = np.logical_or.reduce([_bool(df, name)[0] for name in _DEFICIT_FIELDS])
+        malignant = df[LABEL].to_numpy(dtype=np.int64) == 1
+        positive, recorded = flag(df)
+        return malignant & deficit & recorded, positive
+
+    return evaluate
+
+
+_NICE_CG75 = "NICE CG75 (metastatic spinal cord compression)"
+
+SHARE_TARGETS: tuple[ShareTarget, ...] = (
+    ShareTarget("cord_compression_with_known_cancer", "history_of_cancer",
+                "malignant cases with a neurological deficit (cord compression)", 0.77,
+                "published", f"{_NICE_CG75}: 23% of cord compressions present with no prior "
+                "cancer diagnosis", _in_cord_compression(_flag("history_of_cancer"))),
+    ShareTarget("cord_compression_thoracic", "thoracic_pain",
+                "malignant cases with a neurological deficit (cord compression)", 0.70,
+                "published", f"{_NICE_CG75}: cord compression is thoracic in 70%",
+                _in_cord_compression(_equals("pain_region", "thoracic"))),
+)  # fmt: skip
+
+SHARE_TARGETS_BY_FLAG: dict[str, ShareTarget] = {t.flag: t for t in SHARE_TARGETS}

@@ -20,8 +20,15 @@ from training.cohort_report import (
     format_report,
     prevalence,
     prevalence_within_tolerance,
+    share_report,
 )
-from training.targets import TARGETS, TARGETS_BY_NAME, TOLERANCE
+from training.targets import (
+    SHARE_TARGETS,
+    SHARE_TARGETS_BY_FLAG,
+    TARGETS,
+    TARGETS_BY_NAME,
+    TOLERANCE,
+)
 
 PUBLISHED = {
     "age_50_or_over", "history_of_cancer", "unexplained_weight_loss",
@@ -52,7 +59,67 @@ def test_table_has_every_flag_of_the_references_once() -> None:
 def test_every_target_but_the_deyo_rule_is_solved_by_the_simulator() -> None:
     solved = simulate._intercepts()
     assert set(solved) == {t.name for t in TARGETS} - {"deyo_rule"}
-    assert all(math.isfinite(b) for pair in solved.values() for b in pair)
+    assert all(math.isfinite(b) for offsets in solved.values() for b in offsets)
+    # Only flags with a published share in a subgroup of the cancers get a third intercept.
+    distinct = {name for name, (_, malignant, subgroup) in solved.items() if malignant != subgroup}
+    assert distinct == {t.flag for t in SHARE_TARGETS}
+
+
+def test_share_targets_are_published_and_name_a_solved_flag() -> None:
+    assert [t.name for t in SHARE_TARGETS] == [
+        "cord_compression_with_known_cancer",
+        "cord_compression_thoracic",
+    ]
+    for target in SHARE_TARGETS:
+        assert target.flag in TARGETS_BY_NAME and target.status == "published", target.name
+        assert "NICE CG75" in target.source and 0 < target.share < 1
+    assert SHARE_TARGETS_BY_FLAG["history_of_cancer"].share == 0.77
+
+
+@pytest.mark.parametrize("name", [t.name for t in SHARE_TARGETS])
+def test_cohorts_reproduce_each_published_share(name: str, balanced: Cohort) -> None:
+    """At prevalence 0.5 the subgroup holds ~20,000 cancers: within 3 SE of the target."""
+    frame, latent = balanced
+    row = share_report(frame).set_index("share_target").loc[name]
+    target = next(t for t in SHARE_TARGETS if t.name == name)
+    assert row["n_subgroup"] > 15_000
+    tolerance = _tolerance(target.share, row["n_subgroup"], 0) + CALIBRATION_SLACK
+    assert abs(row["share"] - target.share) <= tolerance
+    assert row["within_tolerance"]
+    # The record's view (a recorded deficit in a cancer) is the latent cord compression.
+    cord = latent["cord_compression"].astype(bool)
+    among, _ = target.evaluate(frame)
+    assert not (among & ~cord).any()
+
+
+def test_known_cancer_means_more_with_a_neurological_deficit(primary_care: Cohort) -> None:
+    """The NICE share makes previous cancer and a deficit interact: their odds ratios do not
+    multiply, which an additive (logistic) model cannot represent."""
+    frame, latent = primary_care
+    malignant = frame[LABEL].to_numpy() == 1
+    history = frame["history_of_cancer"].fillna(False).to_numpy(dtype=bool)
+    deficit = latent["neuro_deficit"].astype(bool)
+
+    def odds(mask: np.ndarray) -> float:
+        rate = malignant[mask].mean()
+        return float(rate / (1 - rate))
+
+    interaction = (odds(history & deficit) * odds(~history & ~deficit)) / (
+        odds(history & ~deficit) * odds(~history & deficit)
+    )
+    assert interaction > 4
+
+
+def test_share_report_flags_a_frame_that_breaks_a_share(primary_care: Cohort) -> None:
+    frame, _ = primary_care
+    broken = frame.copy()
+    deficit = broken[["limb_weakness", "sensory_loss", "gait_difficulty"]].fillna(False).any(axis=1)
+    broken["history_of_cancer"] = broken["history_of_cancer"].mask(deficit, False)
+    report = share_report(broken).set_index("share_target")
+    assert report.loc["cord_compression_with_known_cancer", "share"] == 0.0
+    assert not report.loc["cord_compression_with_known_cancer", "within_tolerance"]
+    assert report.loc["cord_compression_thoracic", "within_tolerance"]
+    assert "cord_compression_with_known_cancer" in format_report(broken)
 
 
 @pytest.mark.parametrize("name", [t.name for t in TARGETS])
