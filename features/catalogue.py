@@ -186,7 +186,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         0,
     ),
     _raw("pain_score", "Pain score (0-10)", "clinical assessment", 0),
-    _raw("numbness_tingling", "Numbness or tingling", NICE),
+    # Numbness or tingling is the radicular symptom of disc herniation, the common false positive
+    # (REFERENCES.md): which way it moves the risk depends on the rest of the picture.
+    _raw("numbness_tingling", "Numbness or tingling", NICE, 0),
     _raw("limb_weakness", "Limb weakness", NICE),
     _raw("sensory_loss", "Loss of sensation", NICE),
     _raw("gait_difficulty", "Difficulty walking", NICE),
@@ -232,7 +234,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         1,
     ),
     _raw("fatigue", "Fatigue", "Shephard et al., BJGP 2013"),
-    _raw("fever", "Fever", "spinal infection and malignancy"),
+    # Fever mostly marks spinal infection, the differential that explains the other flags away.
+    _raw("fever", "Fever", "spinal infection and malignancy", 0),
     RedFlag(
         "systemic_sign_count",
         "Number of systemic signs (weight loss, fatigue, fever)",

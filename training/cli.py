@@ -15,6 +15,7 @@ import typer
 
 from features.model import SETTING_PREVALENCE
 from features.store import DEFAULT_EXPERIMENT, default_model_uri
+from training.defaults import FRESH_COHORT_CASES, FRESH_COHORT_SEED, TRAINING_CASES
 
 app = typer.Typer(
     help="redflag: calibrated, explained probability of spinal malignancy in back pain. "
@@ -69,7 +70,7 @@ def _bootstrap_bar() -> Iterator[Callable[[int, int], None]]:
 
 @app.command()
 def train(
-    n_cases: Annotated[int, typer.Option(help="Simulated cases to train on.")] = 200_000,
+    n_cases: Annotated[int, typer.Option(help="Simulated cases to train on.")] = TRAINING_CASES,
     seed: Annotated[int, typer.Option(help="Seed of the cohort, split and model.")] = 42,
     setting: Annotated[str, typer.Option(help=SETTINGS_HELP)] = "primary_care",
     experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = DEFAULT_EXPERIMENT,
@@ -184,10 +185,12 @@ def compare(
     output_format: Annotated[
         str, typer.Option("--format", help="table, markdown, csv or json.")
     ] = "table",
-    n_cases: Annotated[int, typer.Option(help="Cases in the fresh cohort (two runs).")] = 100_000,
+    n_cases: Annotated[
+        int, typer.Option(help="Cases in the fresh cohort (two runs).")
+    ] = FRESH_COHORT_CASES,
     seed: Annotated[
         int, typer.Option(help="Seed of the fresh cohort; must differ from the runs' seeds.")
-    ] = 1_000_003,
+    ] = FRESH_COHORT_SEED,
     setting: Annotated[
         str | None, typer.Option(help="Setting of the fresh cohort [default: run A's].")
     ] = None,
@@ -236,8 +239,10 @@ def promote(
     version: Annotated[str | None, typer.Option(help="Registry version to promote.")] = None,
     force: Annotated[bool, typer.Option(help="Promote even when the gate refuses.")] = False,
     reason: Annotated[str | None, typer.Option(help="Why; recorded on the version.")] = None,
-    n_cases: Annotated[int, typer.Option(help="Cases in the gate's fresh cohort.")] = 100_000,
-    seed: Annotated[int, typer.Option(help="Seed of the gate's fresh cohort.")] = 1_000_003,
+    n_cases: Annotated[
+        int, typer.Option(help="Cases in the gate's fresh cohort.")
+    ] = FRESH_COHORT_CASES,
+    seed: Annotated[int, typer.Option(help="Seed of the gate's fresh cohort.")] = FRESH_COHORT_SEED,
     auroc_tolerance: Annotated[
         float, typer.Option(help="Largest AUROC loss against the champion accepted.")
     ] = 0.01,

@@ -22,11 +22,10 @@ from mlflow.exceptions import MlflowException
 from features import LABEL
 from features.model import SETTING_PREVALENCE, RiskPipeline
 from features.store import MODEL_NAME
+from training.defaults import FRESH_COHORT_CASES, FRESH_COHORT_SEED
 from training.evaluate import DEFAULT_BOOTSTRAP, PairedDifference, core_metrics, paired_bootstrap
 
 FORMATS = ("table", "markdown", "csv", "json")
-FRESH_COHORT_SEED = 1_000_003
-FRESH_COHORT_CASES = 100_000
 DEFAULT_SETTING = "primary_care"
 
 

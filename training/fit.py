@@ -31,6 +31,7 @@ from features.model import (
     sigmoid,
 )
 from features.store import DEFAULT_EXPERIMENT, MODEL_NAME
+from training.defaults import TRAINING_CASES
 from training.evaluate import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_THRESHOLD,
@@ -61,7 +62,7 @@ class TrainingError(ValueError):
 class TrainOptions:
     """What to train on and where to record it."""
 
-    n_cases: int = 200_000
+    n_cases: int = TRAINING_CASES
     seed: int = 42
     setting: str = "primary_care"
     experiment: str = DEFAULT_EXPERIMENT

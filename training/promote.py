@@ -22,12 +22,11 @@ from mlflow.exceptions import MlflowException
 
 from features.store import CHALLENGER, CHAMPION, MODEL_NAME
 from training.compare import (
-    FRESH_COHORT_CASES,
-    FRESH_COHORT_SEED,
     ComparisonError,
     PairComparison,
     compare_pair,
 )
+from training.defaults import FRESH_COHORT_CASES, FRESH_COHORT_SEED
 from training.evaluate import DEFAULT_BOOTSTRAP
 from training.registry import version_by_alias
 
