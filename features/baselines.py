@@ -23,17 +23,18 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from features.catalogue import FEATURE_NAMES
-from features.model import LogOddsClassifierMixin, ProgressFn, sigmoid
+from features.model import (
+    LogOddsClassifierMixin,
+    ProgressFn,
+    check_binary_labels,
+    check_red_flag_matrix,
+    sigmoid,
+)
 
 Matrix = npt.NDArray[np.float64]
 
 # A whisper of ridge keeps the fit finite when a score level has no positive case at all.
 _RIDGE = 1e-8
-
-
-def _check_labels(name: str, labels: Matrix) -> None:
-    if set(np.unique(labels)) != {0.0, 1.0}:
-        raise ValueError(f"{name} must contain both classes 0 and 1")
 
 
 def _log_likelihood(design: Matrix, y: Matrix, beta: Matrix) -> float:
@@ -86,10 +87,6 @@ class _LinearExplainer(LogOddsClassifierMixin, BaseEstimator):  # type: ignore[m
     def _design(self, X: Matrix) -> Matrix:
         raise NotImplementedError
 
-    def _check_width(self, X: Matrix) -> None:
-        if X.shape[1] != len(FEATURE_NAMES):
-            raise ValueError(f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} red flags")
-
     def _finish(self, X: Matrix, y: Matrix) -> None:
         self.design_means_ = self._design(X).mean(axis=0)
         self.classes_ = np.array([0, 1])
@@ -141,12 +138,12 @@ class RedFlagScoreClassifier(_LinearExplainer):
         progress: ProgressFn | None = None,
     ) -> Self:
         """Recalibrate the score on ``eval_set`` (on ``X`` without one)."""
-        self._check_width(X)
+        check_red_flag_matrix(X)
         y = np.asarray(y, dtype=np.float64)
         X_cal, y_cal = (X, y) if eval_set is None else eval_set
         y_cal = np.asarray(y_cal, dtype=np.float64)
-        _check_labels("y", y)
-        _check_labels("eval_set labels", y_cal)
+        check_binary_labels("y", y)
+        check_binary_labels("eval_set labels", y_cal)
         self.slope_, self.intercept_ = _platt(self._design(X_cal)[:, 0], y_cal)
         self.weights_ = np.array([self.slope_])
         self.bias_ = self.intercept_
@@ -182,7 +179,7 @@ class LogisticRedFlagClassifier(_LinearExplainer):
         progress: ProgressFn | None = None,
     ) -> Self:
         """Fit on ``X``, then recalibrate its log-odds on ``eval_set`` (held-out fifth without)."""
-        self._check_width(X)
+        check_red_flag_matrix(X)
         y_fit: Matrix = np.asarray(y, dtype=np.float64)
         if eval_set is None:
             from sklearn.model_selection import train_test_split
@@ -192,8 +189,8 @@ class LogisticRedFlagClassifier(_LinearExplainer):
             )
         else:
             X_val, y_val = eval_set[0], np.asarray(eval_set[1], dtype=np.float64)
-        _check_labels("y", y_fit)
-        _check_labels("eval_set labels", y_val)
+        check_binary_labels("y", y_fit)
+        check_binary_labels("eval_set labels", y_val)
         missing = np.isnan(X)
         with np.errstate(all="ignore"):
             medians = np.nanmedian(np.where(missing.all(axis=0), 0.0, X), axis=0)

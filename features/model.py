@@ -33,6 +33,18 @@ SETTING_PREVALENCE: dict[str, float] = {
 ProgressFn = Callable[[int, int], None]
 
 
+def check_red_flag_matrix(X: Matrix) -> None:
+    """Refuse a matrix that is not one column per red flag of the catalogue."""
+    if X.shape[1] != len(FEATURE_NAMES):
+        raise ValueError(f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} red flags")
+
+
+def check_binary_labels(name: str, labels: npt.ArrayLike) -> None:
+    """Refuse labels that are not both 0 and 1 (and nothing else)."""
+    if set(np.unique(labels)) != {0.0, 1.0}:
+        raise ValueError(f"{name} must contain both classes 0 and 1")
+
+
 def logit(p: float) -> float:
     """Log-odds of a probability."""
     return math.log(p / (1.0 - p))
@@ -163,8 +175,7 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
         Without ``eval_set`` a stratified fifth of ``X`` is held out for both.
         """
         y = np.asarray(y, dtype=np.float64)
-        if X.shape[1] != len(FEATURE_NAMES):
-            raise ValueError(f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} red flags")
+        check_red_flag_matrix(X)
         if eval_set is None:
             from sklearn.model_selection import train_test_split
 
@@ -173,9 +184,8 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
             )
         else:
             X_val, y_val = eval_set[0], np.asarray(eval_set[1], dtype=np.float64)
-        for name, labels in (("y", y), ("eval_set labels", y_val)):
-            if set(np.unique(labels)) != {0.0, 1.0}:
-                raise ValueError(f"{name} must contain both classes 0 and 1")
+        check_binary_labels("y", y)
+        check_binary_labels("eval_set labels", y_val)
         names = list(FEATURE_NAMES)
         train = xgb.DMatrix(X, label=y, missing=np.nan, feature_names=names)
         valid = xgb.DMatrix(X_val, label=y_val, missing=np.nan, feature_names=names)

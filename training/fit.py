@@ -163,24 +163,6 @@ def split_cases(cases: pd.DataFrame, seed: int) -> Split:
     return Split(train, validation, test)
 
 
-def fit_boosted(
-    split: Split,
-    seed: int,
-    params: dict[str, Any] | None = None,
-    progress: ProgressFn | None = None,
-) -> RiskPipeline:
-    """The red-flag transformer and a calibrated XGBoost model, early-stopped on validation."""
-    pipeline = make_pipeline(CalibratedBoostedClassifier(random_state=seed, **(params or {})))
-    features = pipeline.named_steps["features"].fit(split.train)
-    pipeline.named_steps["classifier"].fit(
-        features.transform(split.train),
-        split.train[LABEL].to_numpy(),
-        eval_set=(features.transform(split.validation), split.validation[LABEL].to_numpy()),
-        progress=progress,
-    )
-    return pipeline
-
-
 def make_classifier(model: str, seed: int, params: dict[str, Any] | None = None) -> Any:
     """The final, explainable pipeline step for ``model`` (one of ``MODELS``)."""
     params = dict(params or {})

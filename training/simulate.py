@@ -292,7 +292,6 @@ class _Cohort:
                 side the one that keeps the flag's sensitivity on target.
         """
         total: FloatArray = np.asarray(self.by_dx(_CAUSE_LOGIT.get(name, {})) + eta, np.float64)
-        total = np.broadcast_to(total, (self.n,))
         if self.solving:
             self.intercepts[name] = self._solve(name, total, subgroup)
         b_other, b_malignant, b_subgroup = self.intercepts[name]
