@@ -39,8 +39,8 @@ def main() -> None:
 
     from training.data import validate_case_frame
     from training.fit import TrainOptions, train
-    from training.score import ScoreOptions, score_frame
-    from training.simulate import simulate_cohort
+    from training.batch import ScoreOptions, score_frame
+    from training.cohort.simulate import simulate_cohort
 
     result = train(TrainOptions(n_cases=100_000, seed=1, setting="emergency"))
     pipeline = mlflow.sklearn.load_model(result.model_uri)

@@ -11,7 +11,7 @@ import pytest
 from features.store import tracking_uri
 from serving.core import LoadedModel, load_model
 from training.fit import TrainOptions, TrainResult, train
-from training.simulate import simulate_cohort
+from training.cohort.simulate import simulate_cohort
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def train(
         options.validate()
         if if_no_champion:
             from features.store import CHAMPION
-            from training.registry import connect, version_by_alias
+            from training.tracking import connect, version_by_alias
 
             existing = version_by_alias(connect(), CHAMPION)
             if existing is not None:
@@ -197,7 +197,7 @@ def compare(
 ) -> None:
     """Runs side by side with test metrics and registry alias; or two runs on fresh cases."""
     _quiet_mlflow()
-    from training.compare import (
+    from training.evaluation.compare import (
         FORMATS,
         SORT_KEYS,
         ComparisonError,
@@ -207,7 +207,7 @@ def compare(
         format_runs,
         sort_runs,
     )
-    from training.registry import connect
+    from training.tracking import connect
 
     try:
         if output_format not in FORMATS:
@@ -255,7 +255,7 @@ def promote(
     _quiet_mlflow()
     from training.promote import PromotionError
     from training.promote import promote as run_promotion
-    from training.registry import connect
+    from training.tracking import connect
 
     try:
         with _bootstrap_bar() as progress:
@@ -276,7 +276,7 @@ def promote(
     previous = result.previous or "none"
     typer.echo(f"champion: version {result.version} (previous champion: {previous})")
     if result.comparison is not None:
-        from training.compare import format_pair
+        from training.evaluation.compare import format_pair
 
         typer.echo(format_pair(result.comparison, "table"), nl=False)
     if result.forced:
@@ -324,7 +324,7 @@ def cohort(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Simulate a cohort: write it to a file, or report how it matches the published figures."""
-    from training.cohort_cli import report_text, write_cohort
+    from training.cohort.files import report_text, write_cohort
 
     if out is None and not report:
         raise _fail(
@@ -369,7 +369,7 @@ def score(
     from serving.core import ModelUnavailableError, load_model
     from training.data import CaseFileError
     from training.distributed import DaskEngineError
-    from training.score import ScoreOptions, score_file, score_file_on_dask
+    from training.batch import ScoreOptions, score_file, score_file_on_dask
 
     options = ScoreOptions(setting=setting, explain=explain, keep=tuple(keep or ()))
     if engine not in ("local", "dask"):

@@ -78,7 +78,7 @@ def _with_split(part: pd.DataFrame, seed: int, index: int) -> pd.DataFrame:
 
 
 def _simulated_partition(index: int, seed: int, setting: str, rows: int) -> pd.DataFrame:
-    from training.simulate import simulate_cohort
+    from training.cohort.simulate import simulate_cohort
 
     return _with_split(
         simulate_cohort(rows, seed=seed * 100_003 + index, setting=setting), seed, index

@@ -32,14 +32,14 @@ from features.model import (
 )
 from features.store import DEFAULT_EXPERIMENT, MODEL_NAME
 from training.defaults import TRAINING_CASES
-from training.evaluate import (
+from training.evaluation.metrics import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_THRESHOLD,
     Evaluation,
     evaluate,
     subgroup_labels,
 )
-from training.registry import assign_new_version_alias, connect, ensure_experiment
+from training.tracking import assign_new_version_alias, connect, ensure_experiment
 
 ProgressFn = Callable[[int, int], None]
 
@@ -271,7 +271,7 @@ def load_training_cases(options: TrainOptions) -> pd.DataFrame:
 
         cases: pd.DataFrame = load_cases(options.data, label=options.label)
         return cases
-    from training.simulate import simulate_cohort
+    from training.cohort.simulate import simulate_cohort
 
     cohort: pd.DataFrame = simulate_cohort(options.n_cases, options.seed, options.setting)
     return cohort
@@ -324,7 +324,7 @@ def explanation_rows(y: np.ndarray[Any, Any], p: np.ndarray[Any, Any], seed: int
     The example is the malignant test case with the highest predicted risk (the highest-risk case
     when the split has no positive), first in the returned list.
     """
-    from training.plots import SHAP_SAMPLE
+    from training.evaluation.plots import SHAP_SAMPLE
 
     positives = np.flatnonzero(y == 1)
     pool = positives if len(positives) else np.arange(len(p))
@@ -346,9 +346,9 @@ def _log_evaluation_artifacts(
     params: dict[str, Any],
 ) -> float:
     """Plots, evaluation table, model card (and cohort report) of the run; the additivity error."""
-    from training.cohort_report import format_report
-    from training.model_card import CardInputs, render_model_card
-    from training.plots import write_plots
+    from training.cohort.report import format_report
+    from training.evaluation.model_card import CardInputs, render_model_card
+    from training.evaluation.plots import write_plots
 
     y_test = split.test[LABEL].to_numpy()
     rows = explanation_rows(y_test, p_test, options.seed)

@@ -1,6 +1,6 @@
 """Move the ``champion`` alias, behind a gate that compares candidate and champion on fresh cases.
 
-The gate evaluates both models on one freshly simulated cohort (``training.compare``), in the
+The gate evaluates both models on one freshly simulated cohort (``training.evaluation.compare``), in the
 champion's training setting (the candidate must do well where the champion is used), and refuses
 a candidate whose AUROC is lower than the champion's by more than ``auroc_tolerance``, or whose
 calibration is worse by more than ``calibration_tolerance`` — |slope − 1| or |intercept| (in the
@@ -21,14 +21,14 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from features.store import CHALLENGER, CHAMPION, MODEL_NAME
-from training.compare import (
+from training.evaluation.compare import (
     ComparisonError,
     PairComparison,
     compare_pair,
 )
 from training.defaults import FRESH_COHORT_CASES, FRESH_COHORT_SEED
-from training.evaluate import DEFAULT_BOOTSTRAP
-from training.registry import version_by_alias
+from training.evaluation.metrics import DEFAULT_BOOTSTRAP
+from training.tracking import version_by_alias
 
 AUROC_TOLERANCE = 0.01
 CALIBRATION_TOLERANCE = 0.1

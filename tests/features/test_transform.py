@@ -12,7 +12,7 @@ from sklearn.base import clone
 from features.catalogue import FEATURE_NAMES
 from features.record import CaseRecord
 from features.transform import CaseColumnsError, RedFlagFeatures
-from training.simulate import simulate_cohort
+from training.cohort.simulate import simulate_cohort
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_whole_cohorts_are_flagged_exactly_as_case_by_case() -> None:
     import pandas as pd
 
     from features.urgent import RULES, urgent_rules_fired
-    from training.simulate import simulate_cohort
+    from training.cohort.simulate import simulate_cohort
 
     cohort = simulate_cohort(3_000, seed=8, setting="oncology")
     fired = urgent_rules_fired(cohort)

@@ -86,7 +86,7 @@ def train_version(seed: int) -> str:
 
 def set_alias(alias: str, version: str) -> None:
     """Point ``alias`` of the registered model at ``version``."""
-    from training.registry import connect
+    from training.tracking import connect
 
     connect().set_registered_model_alias(MODEL_NAME, alias, version)
 
@@ -125,7 +125,7 @@ def mechanical_case() -> dict[str, Any]:
 
 def cohort_records(n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` simulated cases as API records: NaN fields left out, labels dropped."""
-    from training.simulate import simulate_cohort
+    from training.cohort.simulate import simulate_cohort
 
     cohort: pd.DataFrame = simulate_cohort(n, seed, "emergency")
     records = []

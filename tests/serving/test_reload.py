@@ -121,7 +121,7 @@ def _register_foreign_model() -> str:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from training.registry import connect, ensure_experiment
+    from training.tracking import connect, ensure_experiment
 
     # An experiment of the session store, so its artifacts land under the temporary REDFLAG_HOME
     # (MLflow's default experiment would put them in ./mlruns of the working directory).
@@ -140,7 +140,7 @@ def _register_foreign_model() -> str:
 
 def _register_vanished_model(store: Store) -> str:
     """A registered version whose artifacts were deleted after registration."""
-    from training.registry import connect
+    from training.tracking import connect
 
     client = connect()
     source = client.get_model_version(MODEL_NAME, store.version)

@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 from training.fit import MODELS, TrainOptions, TrainResult, train
-from training.simulate import simulate_with_latents
+from training.cohort.simulate import simulate_with_latents
 
 Cohort = tuple[pd.DataFrame, dict[str, npt.NDArray[np.generic]]]
 
@@ -85,7 +85,7 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedS
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         patch.setenv("REDFLAG_HOME", str(home))
-        from training.registry import connect
+        from training.tracking import connect
 
         options = {model: options_for(model) for model in MODELS}
         runs = {model: train(options[model]) for model in MODELS}

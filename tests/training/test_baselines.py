@@ -14,7 +14,7 @@ from features.catalogue import FEATURE_NAMES
 from features.model import sigmoid
 from features.transform import RedFlagFeatures
 from training.fit import Split, fit_model, split_cases
-from training.simulate import simulate_cohort
+from training.cohort.simulate import simulate_cohort
 
 DEYO = FEATURE_NAMES.index("deyo_rule_positive")
 COUNT = FEATURE_NAMES.index("red_flag_count")

@@ -24,7 +24,7 @@ def test_writes_a_cohort_the_loader_accepts(tmp_path: Path, suffix: str) -> None
 
 
 def test_report_lists_every_target_and_the_prevalence() -> None:
-    from training.targets import TARGETS
+    from training.cohort.targets import TARGETS
 
     result = runner.invoke(app, ["cohort", "--report", "--n", "50000"])
     assert result.exit_code == 0, result.output

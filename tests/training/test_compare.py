@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from training.cli import app
-from training.compare import compare_pair, experiment_runs, sort_runs
+from training.evaluation.compare import compare_pair, experiment_runs, sort_runs
 from training.defaults import FRESH_COHORT_SEED
 from training.fit import MODELS
 

@@ -13,7 +13,7 @@ from training.distributed import (
     fit_boosted_on_dask,
     simulated_partitions,
 )
-from training.evaluate import core_metrics
+from training.evaluation.metrics import core_metrics
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from training.evaluate import (
+from training.evaluation.metrics import (
     _WeightedAuc,
     auroc_interval,
     calibration_in_the_large,

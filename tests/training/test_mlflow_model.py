@@ -15,7 +15,7 @@ from features.store import MODEL_NAME, use_store
 from serving.core import explain_cases
 from tests.conftest import ChampionStore
 from training.fit import TrainingError, TrainOptions, train
-from training.registry import version_by_alias
+from training.tracking import version_by_alias
 
 
 def test_first_model_is_champion(champion_store: ChampionStore) -> None:

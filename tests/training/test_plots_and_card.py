@@ -11,7 +11,7 @@ from PIL import Image
 
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
 from training.fit import MODELS
-from training.plots import PLOT_NAMES
+from training.evaluation.plots import PLOT_NAMES
 
 from .conftest import TrainedStore
 
@@ -71,7 +71,7 @@ def test_evaluation_table_matches_the_logged_metrics(
 
 
 def test_each_run_logs_the_cohort_report(trained_store: TrainedStore, tmp_path: Path) -> None:
-    from training.targets import TARGETS
+    from training.cohort.targets import TARGETS
 
     result = trained_store.runs["xgboost"]
     uri = trained_store.client.tracking_uri

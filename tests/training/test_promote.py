@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from features.store import MODEL_NAME
 from serving.core import explain_cases, load_model
 from training.cli import app
-from training.compare import PairComparison, RunModel
+from training.evaluation.compare import PairComparison, RunModel
 from training.promote import gate
 
 from .conftest import TrainedStore

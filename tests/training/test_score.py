@@ -16,8 +16,8 @@ from tests.conftest import ChampionStore
 from training import score as scoring
 from training.cli import app
 from training.data import CaseFileError
-from training.score import ScoreOptions, score_file, score_file_on_dask
-from training.simulate import simulate_cohort
+from training.batch import ScoreOptions, score_file, score_file_on_dask
+from training.cohort.simulate import simulate_cohort
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from features.record import (
     consistency_problems,
 )
 from tests.training.conftest import Cohort
-from training.simulate import setting_diagnosis_mix, simulate_cohort
-from training.targets import PREVALENCE
+from training.cohort.simulate import setting_diagnosis_mix, simulate_cohort
+from training.cohort.targets import PREVALENCE
 
 EXPECTED_DTYPE = {"bool": "boolean", "int": "Int64", "float": "float64", "enum": "string"}
 

@@ -12,8 +12,8 @@ import pytest
 from features.record import DIAGNOSES, FIELDS, LABEL
 from tests.training.conftest import Cohort
 from training import simulate
-from training.cohort_cli import report_text
-from training.cohort_report import (
+from training.cohort.files import report_text
+from training.cohort.report import (
     REPORT_COLUMNS,
     cohort_report,
     diagnosis_mix,
@@ -22,7 +22,7 @@ from training.cohort_report import (
     prevalence_within_tolerance,
     share_report,
 )
-from training.targets import (
+from training.cohort.targets import (
     SHARE_TARGETS,
     SHARE_TARGETS_BY_FLAG,
     TARGETS,

@@ -6,7 +6,7 @@ a latent logistic score `b_side + eta`: `eta` carries the clinical structure (wh
 earlier findings raise the flag), and the intercepts `b_malignant`, `b_other` are solved once, on a
 large reference sample with the primary-care mix of causes, so that the flag's rate among
 malignant cases is the target sensitivity and among the others one minus the target specificity
-(`training.targets`). Where a published figure says how two findings travel together among the
+(`training.cohort.targets`). Where a published figure says how two findings travel together among the
 cancers (a known cancer in 77% of cord compressions, thoracic level in 70%: `SHARE_TARGETS`), the
 malignant side gets a third intercept for that subgroup, solved to the share, while the rest of the
 malignant side keeps the flag's sensitivity on target. Other settings reuse the same per-cause
@@ -26,7 +26,7 @@ import pandas as pd
 
 from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
 from training.schema import bool_column, enum_column, float_column, int_column
-from training.targets import PREVALENCE, SETTINGS, SHARE_TARGETS_BY_FLAG, TARGETS_BY_NAME
+from training.cohort.targets import PREVALENCE, SETTINGS, SHARE_TARGETS_BY_FLAG, TARGETS_BY_NAME
 
 FloatArray = npt.NDArray[np.float64]
 # Log-odds shifts come out of numpy arithmetic on bools and floats as any floating dtype.
@@ -287,7 +287,7 @@ class _Cohort:
             name: the target's name; its per-cause offsets are added to `eta`.
             eta: the case's log-odds shift from what was drawn before.
             subgroup: the malignant cases in which a published share of this flag applies
-                (`training.targets.SHARE_TARGETS`, e.g. a known cancer in 77% of cord
+                (`training.cohort.targets.SHARE_TARGETS`, e.g. a known cancer in 77% of cord
                 compressions); they get their own solved offset, the rest of the malignant
                 side the one that keeps the flag's sensitivity on target.
         """

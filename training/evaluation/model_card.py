@@ -11,7 +11,7 @@ import pandas as pd
 
 from features import DIAGNOSIS, LABEL
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
-from training.evaluate import Evaluation
+from training.evaluation.metrics import Evaluation
 
 MODEL_DESCRIPTIONS = {
     "xgboost": "Gradient-boosted trees (XGBoost) on the engineered red flags, missing values "
@@ -69,7 +69,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def cohort_section(cases: pd.DataFrame, setting: str | None) -> str:
     """The training data: the cohort report (red flags against their published targets,
     prevalence, diagnosis mix) and which fields were left unrecorded, and how often."""
-    from training.cohort_report import format_report
+    from training.cohort.report import format_report
 
     lines = ["```", format_report(cases, setting).rstrip(), "```", ""]
     missing = cases.drop(columns=[c for c in (LABEL, DIAGNOSIS) if c in cases]).isna().mean()

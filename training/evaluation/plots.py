@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from features.catalogue import RED_FLAGS  # noqa: E402
-from training.evaluate import Evaluation  # noqa: E402
+from training.evaluation.metrics import Evaluation  # noqa: E402
 
 Array = npt.NDArray[np.float64]
 SHAP_SAMPLE = 2000

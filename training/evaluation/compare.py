@@ -23,7 +23,7 @@ from features import LABEL
 from features.model import SETTING_PREVALENCE, RiskPipeline
 from features.store import MODEL_NAME
 from training.defaults import FRESH_COHORT_CASES, FRESH_COHORT_SEED
-from training.evaluate import DEFAULT_BOOTSTRAP, PairedDifference, core_metrics, paired_bootstrap
+from training.evaluation.metrics import DEFAULT_BOOTSTRAP, PairedDifference, core_metrics, paired_bootstrap
 
 FORMATS = ("table", "markdown", "csv", "json")
 DEFAULT_SETTING = "primary_care"
@@ -263,7 +263,7 @@ def fresh_cohort_setting(models: Sequence[RunModel], setting: str | None) -> str
 
 def fresh_cohort(models: Sequence[RunModel], n_cases: int, seed: int, setting: str) -> pd.DataFrame:
     """A newly simulated test cohort, refused when ``seed`` is a training seed of ``models``."""
-    from training.simulate import simulate_cohort
+    from training.cohort.simulate import simulate_cohort
 
     used = {m.seed for m in models if m.seed is not None}
     if seed in used:

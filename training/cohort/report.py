@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.record import DIAGNOSES, DIAGNOSIS, LABEL
-from training.targets import (
+from training.cohort.targets import (
     PREVALENCE,
     PREVALENCE_REL_TOLERANCE,
     SHARE_TARGETS,

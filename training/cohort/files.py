@@ -6,8 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from training.cohort_report import format_report
-from training.simulate import simulate_cohort
+from training.cohort.report import format_report
+from training.cohort.simulate import simulate_cohort
 
 COHORT_EXTENSIONS = (".parquet", ".csv")
 REPORT_SIZE = 200_000

@@ -1,0 +1,1 @@
+"""Simulated cohorts: the simulator, its published and assumed targets, the cohort report."""

@@ -1,0 +1,1 @@
+"""Evaluation of a model: TRIPOD+AI metrics, plots, the model card, comparisons of runs."""
