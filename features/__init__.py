@@ -13,6 +13,7 @@ from features.record import (
     CaseRecord,
     consistency_problems,
 )
+from features.setting import SETTING_PREVALENCE, ClinicalSetting
 
 __all__ = [
     "DIAGNOSES",
@@ -24,6 +25,8 @@ __all__ = [
     "MALIGNANT_DIAGNOSES",
     "RANGES",
     "REQUIRED_FIELDS",
+    "SETTING_PREVALENCE",
     "CaseRecord",
+    "ClinicalSetting",
     "consistency_problems",
 ]

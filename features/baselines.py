@@ -23,12 +23,12 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from features.catalogue import FEATURE_NAMES
+from features.log_odds import sigmoid
 from features.model import (
     LogOddsClassifierMixin,
     ProgressFn,
     check_binary_labels,
     check_red_flag_matrix,
-    sigmoid,
 )
 
 Matrix = npt.NDArray[np.float64]

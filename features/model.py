@@ -8,7 +8,6 @@ training code. Probabilities are calibrated by a logistic recalibration of the b
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, Protocol, Self
 
@@ -20,17 +19,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from features.catalogue import FEATURE_NAMES, RED_FLAGS
+from features.log_odds import sigmoid
 
 Matrix = npt.NDArray[np.float64]
 
-# Prevalence of spinal malignancy in back pain by setting (REFERENCES.md); a known prior shift.
-SETTING_PREVALENCE: dict[str, float] = {
-    "primary_care": 0.007,
-    "emergency": 0.015,
-    "oncology": 0.25,
-}
-
 ProgressFn = Callable[[int, int], None]
+"""Reports work done: (units done, units in all); every long step takes one."""
 
 
 def check_red_flag_matrix(X: Matrix) -> None:
@@ -43,33 +37,6 @@ def check_binary_labels(name: str, labels: npt.ArrayLike) -> None:
     """Refuse labels that are not both 0 and 1 (and nothing else)."""
     if set(np.unique(labels)) != {0.0, 1.0}:
         raise ValueError(f"{name} must contain both classes 0 and 1")
-
-
-def logit(p: float) -> float:
-    """Log-odds of a probability."""
-    return math.log(p / (1.0 - p))
-
-
-def sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Logistic function, stable for large |x|."""
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float64)
-
-
-def prior_shift(from_prevalence: float, to_prevalence: float) -> float:
-    """Log-odds to add to move a calibrated model from one prevalence to another."""
-    return logit(to_prevalence) - logit(from_prevalence)
-
-
-def setting_shift(train_prevalence: float, setting: str | None) -> tuple[float, float]:
-    """(log-odds shift, prevalence) moving a model calibrated at ``train_prevalence`` to
-    ``setting``; no shift without one."""
-    if setting is None:
-        return 0.0, train_prevalence
-    if setting not in SETTING_PREVALENCE:
-        known = ", ".join(SETTING_PREVALENCE)
-        raise ValueError(f"setting must be one of {known}, got '{setting}'")
-    prevalence = SETTING_PREVALENCE[setting]
-    return prior_shift(train_prevalence, prevalence), prevalence
 
 
 class ExplainableClassifier(Protocol):

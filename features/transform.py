@@ -48,6 +48,8 @@ def case_columns(cases: CaseInput) -> Columns:
 
 
 def _as_float(name: str, values: Any) -> npt.NDArray[np.float64]:
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values  # already a case column (scoring reads the columns once and shares them)
     if isinstance(values, pd.Series):
         try:
             return np.asarray(
@@ -63,6 +65,8 @@ def _as_float(name: str, values: Any) -> npt.NDArray[np.float64]:
 
 
 def _as_enum(values: Any) -> npt.NDArray[np.object_]:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
     if isinstance(values, pd.Series):
         return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
     return np.array([None if v is None else str(v) for v in values], dtype=object)

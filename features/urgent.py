@@ -67,15 +67,15 @@ def urgent_rules_fired(cases: CaseInput) -> BoolArray:
     return fired
 
 
-def urgent_reasons(cases: CaseInput) -> list[tuple[str, ...]]:
-    """The reason of every rule that fires, for each case in order (empty: not urgent)."""
+def fired_reasons(fired: BoolArray) -> list[tuple[str, ...]]:
+    """The reason of every rule that fired, per row of ``urgent_rules_fired`` (empty: not urgent)."""
     return [
         tuple(rule.reason for rule, hit in zip(RULES, row, strict=True) if hit)
-        for row in urgent_rules_fired(cases).tolist()
+        for row in fired.tolist()
     ]
 
 
 def assess_urgency(case: CaseRecord) -> UrgentAssessment:
     """Apply the emergency triggers; any one sets the flag, whatever the model's probability."""
-    (reasons,) = urgent_reasons([case.model_dump()])
+    (reasons,) = fired_reasons(urgent_rules_fired([case.model_dump()]))
     return UrgentAssessment(flag=bool(reasons), reasons=reasons)

@@ -1,14 +1,7 @@
-"""The prediction API: a FastAPI app over a core that loads the model and explains cases."""
+"""The prediction API: a FastAPI app that lays out the scoring core's results as JSON."""
 
 from serving.app import create_app
 from serving.config import Settings
-from serving.core import LoadedModel, ModelUnavailableError, explain_cases, load_model
+from serving.responses import explain_cases
 
-__all__ = [
-    "LoadedModel",
-    "ModelUnavailableError",
-    "Settings",
-    "create_app",
-    "explain_cases",
-    "load_model",
-]
+__all__ = ["Settings", "create_app", "explain_cases"]

@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
+from features.loader import is_movable
 from features.store import tracking_uri
 from serving.audit import AuditLog
 from serving.config import Settings
-from serving.core import is_movable
 from serving.errors import install_error_handlers
 from serving.metrics import Metrics
 from serving.middleware import (

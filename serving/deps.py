@@ -10,9 +10,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from features.loader import LoadedModel
 from serving.audit import AuditLog
 from serving.config import Settings
-from serving.core import LoadedModel
 from serving.metrics import Metrics
 from serving.reload import ModelSlot, Reloader
 

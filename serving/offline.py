@@ -8,9 +8,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from features.loader import LoadedModel
 from features.record import CaseRecord
-from serving.core import LoadedModel, explain_cases
 from serving.errors import field_errors
+from serving.responses import explain_cases
 
 _CASES = TypeAdapter(list[CaseRecord])
 

@@ -9,7 +9,13 @@ from typing import Literal
 
 import anyio.to_thread
 
-from serving.core import LoadedModel, ModelUnavailableError, is_movable, load_model, resolve_version
+from features.loader import (
+    LoadedModel,
+    ModelUnavailableError,
+    is_movable,
+    load_model,
+    resolve_version,
+)
 from serving.metrics import Metrics
 
 log = logging.getLogger("redflag.serving")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.loader import LoadedModel, load_model
 from features.store import tracking_uri
-from serving.core import LoadedModel, load_model
-from training.fit import TrainOptions, TrainResult, train
 from training.cohort.simulate import simulate_cohort
+from training.fit import TrainOptions, TrainResult, train
 
 
 @dataclass(frozen=True)

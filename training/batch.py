@@ -11,25 +11,25 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features import DIAGNOSIS, LABEL
 from features.catalogue import FEATURE_NAMES
-from features.model import SETTING_PREVALENCE, RiskPipeline, setting_shift, sigmoid
-from features.risk import DEFAULT_RISK_THRESHOLDS, check_risk_thresholds, risk_bands
-from features.urgent import urgent_reasons
+from features.model import ProgressFn, RiskPipeline
+from features.risk import DEFAULT_RISK_THRESHOLDS, check_risk_thresholds
+from features.scoring import score_cases
+from features.setting import check_setting
+from training.atomic import written_atomically
 from training.data import CaseFileError, validate_case_frame
 
 INPUT_SUFFIXES = (".parquet", ".csv")
 CHUNK_ROWS = 100_000
-ProgressFn = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -43,30 +43,23 @@ class ScoreOptions:
 
     def validate(self) -> None:
         """Refuse options that cannot work, before reading a row."""
-        if self.setting is not None and self.setting not in SETTING_PREVALENCE:
-            raise ValueError(
-                f"--setting must be one of {', '.join(SETTING_PREVALENCE)}, got '{self.setting}'"
-            )
+        if self.setting is not None:
+            check_setting(self.setting, "--setting")
         check_risk_thresholds(self.thresholds, "--thresholds")
 
 
 def score_frame(pipeline: RiskPipeline, cases: pd.DataFrame, options: ScoreOptions) -> pd.DataFrame:
     """Scores of validated cases: the kept columns, then probability, band and urgent flag."""
-    matrix = pipeline[0].transform(cases)
-    classifier = pipeline[-1]
-    shift, _ = setting_shift(classifier.train_prevalence_, options.setting)
-    probability = sigmoid(classifier.decision_function(matrix) + shift)
-    reasons = urgent_reasons(cases)
+    scores = score_cases(pipeline, cases, options.thresholds, options.setting, options.explain)
     out = pd.DataFrame({name: cases[name].to_numpy() for name in options.keep})
-    out["probability"] = probability
-    out["risk_band"] = risk_bands(probability, options.thresholds)
-    out["urgent"] = np.array([bool(r) for r in reasons], dtype=bool)
-    out["urgent_reasons"] = ["; ".join(r) for r in reasons]
-    if options.explain:
-        base, contributions = classifier.explain(matrix)
-        out["base_value"] = base + shift
+    out["probability"] = scores.probability
+    out["risk_band"] = scores.risk_band
+    out["urgent"] = scores.urgent
+    out["urgent_reasons"] = ["; ".join(r) for r in scores.urgent_reasons()]
+    if scores.base_value is not None and scores.contributions is not None:
+        out["base_value"] = scores.base_value
         for j, name in enumerate(FEATURE_NAMES):
-            out[f"contribution_{name}"] = contributions[:, j]
+            out[f"contribution_{name}"] = scores.contributions[:, j]
     return out
 
 
@@ -74,6 +67,16 @@ def _with_labels(options: ScoreOptions, raw: pd.DataFrame) -> ScoreOptions:
     """Labels and diagnoses in the input travel to the output, to evaluate the scores later."""
     extra = tuple(c for c in (LABEL, DIAGNOSIS) if c in raw.columns and c not in options.keep)
     return replace(options, keep=(*options.keep, *extra)) if extra else options
+
+
+def _row_count(path: Path) -> int:
+    """Cases in ``path`` when its metadata says so cheaply (Parquet); 0 when unknown (CSV)."""
+    if path.suffix.lower() == ".parquet":
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except (OSError, pa.ArrowException):
+            return 0  # reading the rows will fail with a message naming the file
+    return 0
 
 
 def _chunks(path: Path) -> Iterator[pd.DataFrame]:
@@ -110,32 +113,26 @@ def score_file(
     """Score every case of ``source`` into the Parquet file ``target``; returns the row count."""
     options.validate()
     _check_paths(source, target, overwrite)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    os.close(handle)
-    rows = 0
-    writer: pq.ParquetWriter | None = None
-    try:
-        for raw in _chunks(source):
-            chunk_options = _with_labels(options, raw)
-            cases = validate_case_frame(raw, str(source), rows, chunk_options.keep)
-            scores = score_frame(pipeline, cases, chunk_options)
-            table = pa.Table.from_pandas(scores, preserve_index=False)
-            writer = writer or pq.ParquetWriter(temporary, table.schema)
-            writer.write_table(table)
-            rows += len(raw)
-            if progress:
-                progress(len(raw))
+    rows, total = 0, _row_count(source)
+    with written_atomically(target) as temporary:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for raw in _chunks(source):
+                chunk_options = _with_labels(options, raw)
+                cases = validate_case_frame(raw, str(source), rows, chunk_options.keep)
+                table = pa.Table.from_pandas(
+                    score_frame(pipeline, cases, chunk_options), preserve_index=False
+                )
+                writer = writer or pq.ParquetWriter(temporary, table.schema)
+                writer.write_table(table)
+                rows += len(raw)
+                if progress:
+                    progress(rows, total)
+        finally:
+            if writer is not None:
+                writer.close()
         if writer is None:
             raise CaseFileError(f"{source}: the file has no cases")
-        writer.close()
-        os.replace(temporary, target)
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return rows
 
 

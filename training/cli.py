@@ -1,23 +1,71 @@
-"""The ``redflag`` command line: simulate, train, compare, promote and serve."""
+"""The ``redflag`` command line: training's commands and serving's, assembled in one Typer app.
+
+Every choice is an enum that Typer validates; any usage error is one line, ``error: ...``, and
+exit 2. This is the one module of ``training`` that imports ``serving`` (import-linter checks it).
+"""
 
 from __future__ import annotations
 
-import logging
-import os
+import re
 import sys
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from features.model import SETTING_PREVALENCE
-from features.store import DEFAULT_EXPERIMENT, default_model_uri
-from training.defaults import FRESH_COHORT_CASES, FRESH_COHORT_SEED, TRAINING_CASES
+from features import LABEL
+from features.model import ProgressFn
+from features.setting import ClinicalSetting
+from features.store import CHAMPION, DEFAULT_EXPERIMENT, default_model_uri
+from serving.cli import SETTING_HELP, fail, predict, quiet_mlflow, serve
+from training.defaults import (
+    AUROC_TOLERANCE,
+    CALIBRATION_TOLERANCE,
+    COHORT_CASES,
+    COHORT_SEED,
+    DEFAULT_SEED,
+    DEFAULT_SETTING,
+    FRESH_COHORT_CASES,
+    FRESH_COHORT_SEED,
+    TRAINING_CASES,
+    Engine,
+    ModelKind,
+    OutputFormat,
+    SortKey,
+)
+
+
+class _OneLineErrors(TyperGroup):
+    """Reports a usage error of any command as ``error: <what was wrong>`` and exit 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _UsageError as error:
+            raise fail(_usage_message(error)) from None
+
+
+_UsageError = typer.BadParameter.__mro__[1]  # Typer's (vendored) click.UsageError
+
+
+def _usage_message(error: Any) -> str:
+    param = getattr(error, "param", None)
+    if param is None:
+        return str(error.message)
+    name = param.opts[0] if param.opts else param.name
+    described = getattr(param, "type_descriptor", None)
+    if described is not None and described.is_choice and described.choices:
+        known = ", ".join(str(choice) for choice in described.choices)
+        given = re.search(r"'(.*?)' is not one of", str(error.message))
+        return f"{name} must be one of {known}, got '{given[1] if given else '?'}'"
+    return f"{name}: {error.message}"
+
 
 app = typer.Typer(
+    cls=_OneLineErrors,
     help="redflag: calibrated, explained probability of spinal malignancy in back pain. "
     "Research use only; trained on simulated cases; not a medical device.",
     no_args_is_help=True,
@@ -25,65 +73,55 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-SETTINGS_HELP = "Clinical setting: " + ", ".join(SETTING_PREVALENCE)
 
+@contextmanager
+def _bar(description: str, unit: str, total: int | None = None) -> Iterator[ProgressFn]:
+    """A progress bar on stderr, shown once work is under way (not before a validation error)."""
+    from tqdm import tqdm
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
+    with tqdm(total=total, desc=description, unit=unit, file=sys.stderr, delay=0.5) as bar:
 
+        def progress(done: int, total: int) -> None:
+            if total:
+                bar.total = total
+            bar.update(done - bar.n)
 
-def _quiet_mlflow() -> None:
-    # MLflow's own warnings (pickle format advice, registration chatter) drown the command's output.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    warnings.filterwarnings("ignore", module="mlflow")
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        yield progress
 
 
 @contextmanager
-def _bootstrap_bar() -> Iterator[Callable[[int, int], None]]:
-    """Progress of a comparison's bootstrap on stderr, from its first sample (none on a pipe)."""
-    from tqdm import tqdm
+def _training_bars(model: str, trials: int) -> Iterator[tuple[ProgressFn, ProgressFn | None]]:
+    """The fit's bar, and the tuning trials' when there are trials."""
+    with ExitStack() as stack:
+        unit = "round" if model == ModelKind.xgboost else "step"
+        fitting = stack.enter_context(_bar(f"fitting {model}", unit, total=1))
+        tuning = stack.enter_context(_bar("tuning", "trial", total=trials)) if trials else None
+        yield fitting, tuning
 
-    bars: list[tqdm[Any]] = []
 
-    def progress(done: int, total: int) -> None:
-        if not bars:
-            bars.append(
-                tqdm(
-                    total=total,
-                    desc="paired bootstrap",
-                    unit="sample",
-                    file=sys.stderr,
-                    disable=None,
-                )
-            )
-        bars[0].update(done - bars[0].n)
+def _champion_version() -> str | None:
+    from training.tracking import connect, version_by_alias
 
-    try:
-        yield progress
-    finally:
-        for bar in bars:
-            bar.close()
+    existing = version_by_alias(connect(), CHAMPION)
+    return None if existing is None else str(existing.version)
 
 
 @app.command()
 def train(
     n_cases: Annotated[int, typer.Option(help="Simulated cases to train on.")] = TRAINING_CASES,
-    seed: Annotated[int, typer.Option(help="Seed of the cohort, split and model.")] = 42,
-    setting: Annotated[str, typer.Option(help=SETTINGS_HELP)] = "primary_care",
+    seed: Annotated[int, typer.Option(help="Seed of the cohort, split and model.")] = DEFAULT_SEED,
+    setting: Annotated[ClinicalSetting, typer.Option(help=SETTING_HELP)] = DEFAULT_SETTING,
     experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = DEFAULT_EXPERIMENT,
     data: Annotated[
         Path | None, typer.Option(help="Labelled cases (.parquet or .csv) instead of simulated.")
     ] = None,
-    label: Annotated[str, typer.Option(help="Label column of --data.")] = "spinal_malignancy",
+    label: Annotated[str, typer.Option(help="Label column of --data.")] = LABEL,
     if_no_champion: Annotated[
         bool, typer.Option(help="Do nothing when a champion is already registered.")
     ] = False,
     model: Annotated[
-        str, typer.Option(help="xgboost, or a baseline: logistic, deyo-rule, red-flag-count.")
-    ] = "xgboost",
+        ModelKind, typer.Option(help="xgboost, or a baseline: logistic, deyo-rule, red-flag-count.")
+    ] = ModelKind.xgboost,
     tune: Annotated[
         int, typer.Option(help="Hyperparameter-search trials on the validation split (0: none).")
     ] = 0,
@@ -91,81 +129,40 @@ def train(
         float, typer.Option(help="Operating threshold for sensitivity, specificity, PPV, NPV.")
     ] = 0.05,
     engine: Annotated[
-        str, typer.Option(help="local, or dask: simulate and fit on a Dask cluster.")
-    ] = "local",
+        Engine, typer.Option(help="local, or dask: simulate and fit on a Dask cluster.")
+    ] = Engine.local,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address [default: a local cluster].")
     ] = None,
 ) -> None:
     """Train a model, log it to MLflow and register it (champion if none, else challenger)."""
-    _quiet_mlflow()
-    from contextlib import ExitStack
-
-    from tqdm import tqdm
-
+    quiet_mlflow()
     from training.distributed import DaskEngineError
-    from training.fit import TrainingError, TrainOptions
-    from training.fit import train as run_training
+    from training.fit import TrainingError
+    from training.run import TrainOptions
+    from training.run import train as run_training
 
     options = TrainOptions(
-        n_cases,
-        seed,
-        setting,
-        experiment,
-        data,
-        label,
-        model=model,
-        tune_trials=tune,
-        threshold=threshold,
-        engine=engine,
-        scheduler=scheduler,
-    )
+        n_cases, seed, setting, experiment, data, label, model=model, tune_trials=tune,
+        threshold=threshold, engine=engine, scheduler=scheduler,
+    )  # fmt: skip
     try:
         options.validate()
-        if if_no_champion:
-            from features.store import CHAMPION
-            from training.tracking import connect, version_by_alias
-
-            existing = version_by_alias(connect(), CHAMPION)
-            if existing is not None:
-                typer.echo(f"champion already registered: version {existing.version}; not training")
-                return
-        with ExitStack() as stack:
-            unit = "round" if model == "xgboost" else "step"
-            # delay: a bar appears only once work is under way, not before a validation error.
-            bar = stack.enter_context(
-                tqdm(total=1, desc=f"fitting {model}", unit=unit, file=sys.stderr, delay=0.5)
-            )
-            trials = (
-                stack.enter_context(
-                    tqdm(total=tune, desc="tuning", unit="trial", file=sys.stderr, delay=0.5)
-                )
-                if tune
-                else None
-            )
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            def trial_progress(done: int, total: int) -> None:
-                if trials is not None:
-                    trials.update(done - trials.n)
-
+        if if_no_champion and (existing := _champion_version()) is not None:
+            typer.echo(f"champion already registered: version {existing}; not training")
+            return
+        with _training_bars(model, tune) as (progress, trial_progress):
             result = run_training(options, progress=progress, trial_progress=trial_progress)
     except (TrainingError, DaskEngineError, ValueError, OSError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     typer.echo(f"model:    {result.model}")
     typer.echo(f"run id:   {result.run_id}")
     typer.echo(f"version:  {result.version}")
     typer.echo(f"alias:    {result.alias}")
     typer.echo("test metrics:")
     for name, value in result.metrics.items():
-        typer.echo(
-            f"  {name:34s} {value:.4f}"
-            if not name.startswith("n_")
-            else f"  {name:34s} {value:.0f}"
-        )
+        shown = f"{value:.0f}" if name.startswith("n_") else f"{value:.4f}"
+        typer.echo(f"  {name:34s} {shown}")
 
 
 @app.command()
@@ -175,16 +172,10 @@ def compare(
         typer.Argument(help="Two run ids: evaluate both on one fresh cohort (paired bootstrap)."),
     ] = None,
     experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = DEFAULT_EXPERIMENT,
-    sort: Annotated[
-        str,
-        typer.Option(
-            help="auroc, auprc, brier, log_loss, ece, calibration_slope, "
-            "calibration_intercept or start_time; best first."
-        ),
-    ] = "auroc",
+    sort: Annotated[SortKey, typer.Option(help="What to sort by; best first.")] = SortKey.auroc,
     output_format: Annotated[
-        str, typer.Option("--format", help="table, markdown, csv or json.")
-    ] = "table",
+        OutputFormat, typer.Option("--format", help="How to print.")
+    ] = OutputFormat.table,
     n_cases: Annotated[
         int, typer.Option(help="Cases in the fresh cohort (two runs).")
     ] = FRESH_COHORT_CASES,
@@ -192,14 +183,12 @@ def compare(
         int, typer.Option(help="Seed of the fresh cohort; must differ from the runs' seeds.")
     ] = FRESH_COHORT_SEED,
     setting: Annotated[
-        str | None, typer.Option(help="Setting of the fresh cohort [default: run A's].")
+        ClinicalSetting | None, typer.Option(help="Setting of the fresh cohort [default: run A's].")
     ] = None,
 ) -> None:
     """Runs side by side with test metrics and registry alias; or two runs on fresh cases."""
-    _quiet_mlflow()
+    quiet_mlflow()
     from training.evaluation.compare import (
-        FORMATS,
-        SORT_KEYS,
         ComparisonError,
         compare_pair,
         experiment_runs,
@@ -210,18 +199,12 @@ def compare(
     from training.tracking import connect
 
     try:
-        if output_format not in FORMATS:
-            known = ", ".join(FORMATS)
-            raise ComparisonError(f"--format must be one of {known}, got '{output_format}'")
-        if sort not in SORT_KEYS:
-            raise ComparisonError(f"--sort must be one of {', '.join(SORT_KEYS)}, got '{sort}'")
         client = connect()
         if not runs:
-            output = format_runs(
-                sort_runs(experiment_runs(client, experiment), sort), output_format
-            )
+            rows = sort_runs(experiment_runs(client, experiment), sort)
+            output = format_runs(rows, output_format)
         elif len(runs) == 2:
-            with _bootstrap_bar() as progress:
+            with _bar("paired bootstrap", "sample") as progress:
                 comparison = compare_pair(
                     client, runs[0], runs[1], n_cases, seed, setting, progress=progress
                 )
@@ -229,7 +212,7 @@ def compare(
         else:
             raise ComparisonError(f"give two run ids to compare, or none to list; got {len(runs)}")
     except (ComparisonError, ValueError, OSError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     typer.echo(output, nl=False)
 
 
@@ -245,76 +228,42 @@ def promote(
     seed: Annotated[int, typer.Option(help="Seed of the gate's fresh cohort.")] = FRESH_COHORT_SEED,
     auroc_tolerance: Annotated[
         float, typer.Option(help="Largest AUROC loss against the champion accepted.")
-    ] = 0.01,
+    ] = AUROC_TOLERANCE,
     calibration_tolerance: Annotated[
         float,
         typer.Option(help="Largest worsening of |slope - 1| or |intercept| accepted."),
-    ] = 0.1,
+    ] = CALIBRATION_TOLERANCE,
 ) -> None:
     """Make a model the champion, if it is not worse than the current one on fresh cases."""
-    _quiet_mlflow()
+    quiet_mlflow()
+    from training.evaluation.compare import format_pair
     from training.promote import PromotionError
     from training.promote import promote as run_promotion
     from training.tracking import connect
 
     try:
-        with _bootstrap_bar() as progress:
+        with _bar("paired bootstrap", "sample") as progress:
             result = run_promotion(
-                connect(),
-                run_id=run,
-                version=version,
-                force=force,
-                reason=reason,
-                n_cases=n_cases,
-                seed=seed,
-                auroc_tolerance=auroc_tolerance,
-                calibration_tolerance=calibration_tolerance,
-                progress=progress,
-            )
+                connect(), run_id=run, version=version, force=force, reason=reason,
+                n_cases=n_cases, seed=seed, auroc_tolerance=auroc_tolerance,
+                calibration_tolerance=calibration_tolerance, progress=progress,
+            )  # fmt: skip
     except (PromotionError, ValueError, OSError) as error:
-        raise _fail(str(error)) from None
-    previous = result.previous or "none"
-    typer.echo(f"champion: version {result.version} (previous champion: {previous})")
+        raise fail(str(error)) from None
+    typer.echo(
+        f"champion: version {result.version} (previous champion: {result.previous or 'none'})"
+    )
     if result.comparison is not None:
-        from training.evaluation.compare import format_pair
-
-        typer.echo(format_pair(result.comparison, "table"), nl=False)
+        typer.echo(format_pair(result.comparison, OutputFormat.table), nl=False)
     if result.forced:
         typer.echo("forced past the gate: " + "; ".join(result.reasons))
 
 
 @app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind.", min=1, max=65535)] = 8000,
-    model_uri: Annotated[
-        str | None, typer.Option(help="Model to serve [default: models:/<name>@champion].")
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
-) -> None:
-    """Serve the prediction API with uvicorn."""
-    _quiet_mlflow()
-    import uvicorn
-
-    if model_uri:
-        os.environ["REDFLAG_MODEL_URI"] = model_uri
-    os.environ.setdefault("REDFLAG_MODEL_URI", default_model_uri())
-    uvicorn.run(
-        "serving.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
-
-
-@app.command()
 def cohort(
-    n: Annotated[int, typer.Option("--n", help="Cases to simulate.")] = 200_000,
-    seed: Annotated[int, typer.Option(help="Seed of the cohort.")] = 0,
-    setting: Annotated[str, typer.Option(help=SETTINGS_HELP)] = "primary_care",
+    n: Annotated[int, typer.Option("--n", help="Cases to simulate.")] = COHORT_CASES,
+    seed: Annotated[int, typer.Option(help="Seed of the cohort.")] = COHORT_SEED,
+    setting: Annotated[ClinicalSetting, typer.Option(help=SETTING_HELP)] = DEFAULT_SETTING,
     out: Annotated[
         Path | None, typer.Option(help="Write the cohort here (.parquet or .csv).")
     ] = None,
@@ -327,9 +276,7 @@ def cohort(
     from training.cohort.files import report_text, write_cohort
 
     if out is None and not report:
-        raise _fail(
-            "give --out FILE to write a cohort, or --report to print the calibration report"
-        )
+        raise fail("give --out FILE to write a cohort, or --report to print the calibration report")
     try:
         if out is not None:
             written = write_cohort(n, seed, setting, out, overwrite=force)
@@ -337,7 +284,7 @@ def cohort(
         if report:
             typer.echo(report_text(n, seed, setting))
     except (ValueError, OSError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
 @app.command()
@@ -347,7 +294,7 @@ def score(
     model_uri: Annotated[
         str | None, typer.Option(help="Model to score with [default: the champion].")
     ] = None,
-    setting: Annotated[str | None, typer.Option(help=SETTINGS_HELP)] = None,
+    setting: Annotated[ClinicalSetting | None, typer.Option(help=SETTING_HELP)] = None,
     explain: Annotated[
         bool, typer.Option(help="Add base value and one column per feature.")
     ] = False,
@@ -355,87 +302,42 @@ def score(
         list[str] | None,
         typer.Option(help="Input column to copy to the output (an id); repeatable."),
     ] = None,
-    engine: Annotated[str, typer.Option(help="local, or dask for a Parquet dataset.")] = "local",
+    engine: Annotated[
+        Engine, typer.Option(help="local, or dask for a Parquet dataset.")
+    ] = Engine.local,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address [default: a local cluster].")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --output if it exists.")] = False,
 ) -> None:
     """Score a file of cases in bulk: probability, risk band and urgent flag for every row."""
-    _quiet_mlflow()
-    from tqdm import tqdm
-
+    quiet_mlflow()
+    from features.loader import ModelUnavailableError, load_model
     from features.store import tracking_uri
-    from serving.core import ModelUnavailableError, load_model
+    from training.batch import ScoreOptions, score_file, score_file_on_dask
     from training.data import CaseFileError
     from training.distributed import DaskEngineError
-    from training.batch import ScoreOptions, score_file, score_file_on_dask
 
-    options = ScoreOptions(setting=setting, explain=explain, keep=tuple(keep or ()))
-    if engine not in ("local", "dask"):
-        raise _fail(f"--engine must be local or dask, got '{engine}'")
+    chosen = setting.value if setting is not None else None
+    options = ScoreOptions(setting=chosen, explain=explain, keep=tuple(keep or ()))
     try:
         options.validate()
         model = load_model(model_uri or default_model_uri(), tracking_uri())
-        if engine == "dask":
+        if engine == Engine.dask:
             rows = score_file_on_dask(
                 model.pipeline, str(input), output, options, scheduler, overwrite=force
             )
         else:
-            with tqdm(desc="scoring", unit=" cases", file=sys.stderr, delay=1) as bar:
-                rows = score_file(model.pipeline, input, output, options, force, bar.update)
+            with _bar("scoring", " cases") as progress:
+                rows = score_file(model.pipeline, input, output, options, force, progress)
     except (CaseFileError, ModelUnavailableError, DaskEngineError, ValueError, OSError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     version = model.identity.version or model.identity.uri
     typer.echo(f"scored {rows} cases with model version {version} into {output}")
 
 
-@app.command()
-def predict(
-    input: Annotated[
-        str,
-        typer.Option(
-            "--input", "-i", help="JSON file: one case, or a list of cases (a batch); '-': stdin."
-        ),
-    ],
-    model_uri: Annotated[
-        str | None,
-        typer.Option(help="Model to score with (default: REDFLAG_MODEL_URI, else the champion)."),
-    ] = None,
-    setting: Annotated[
-        str | None,
-        typer.Option(help=SETTINGS_HELP + " (default: the prevalence the model was trained at)."),
-    ] = None,
-) -> None:
-    """Score cases offline and print the JSON the API would answer for them."""
-    _quiet_mlflow()
-    import json
-
-    from pydantic import ValidationError
-
-    from features.store import tracking_uri
-    from serving.config import Settings
-    from serving.core import ModelUnavailableError, load_model
-    from serving.offline import CaseInputError, parse_cases, predict_offline
-
-    if setting is not None and setting not in SETTING_PREVALENCE:
-        raise _fail(f"--setting must be one of {', '.join(SETTING_PREVALENCE)}, got '{setting}'")
-    try:
-        text = sys.stdin.read() if input == "-" else Path(input).read_text(encoding="utf-8")
-        cases, batch = parse_cases(text)
-        settings = Settings()
-        model = load_model(model_uri or settings.model_uri, tracking_uri())
-    except (OSError, UnicodeDecodeError) as error:
-        raise _fail(f"cannot read {input}: {error}") from None
-    except CaseInputError as error:
-        raise _fail(str(error)) from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise _fail(f"REDFLAG_{'_'.join(map(str, first['loc'])).upper()}: {first['msg']}") from None
-    except ModelUnavailableError as error:
-        raise _fail(str(error)) from None
-    payload = predict_offline(model, cases, batch, settings.risk_thresholds, setting)
-    typer.echo(json.dumps(payload, allow_nan=False))
+app.command()(serve)
+app.command()(predict)
 
 
 def main() -> None:

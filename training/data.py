@@ -21,14 +21,13 @@ from features.record import (
     RANGES,
     REQUIRED_FIELDS,
 )
+from training.defaults import MIN_CASES_PER_CLASS
 from training.schema import bool_column, enum_column, float_column, int_column, output_columns
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
 SUPPORTED_EXTENSIONS = (".csv", ".parquet")
-# Fewest cases of each class that still leave positives in every split of a train/test split.
-MIN_CASES_PER_CLASS = 10
 MAX_ROWS_SHOWN = 5
 # Spellings of "not recorded" accepted in text columns besides the empty string.
 MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none", "<na>"})

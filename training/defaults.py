@@ -1,14 +1,76 @@
-"""Defaults shared by the library and the `redflag` CLI, in a module light enough for the CLI to
-import before it knows which command runs.
+"""Every default and every choice of the training commands, in one module light enough for the CLI
+to import before it knows which command runs (no numpy, pandas or MLflow here).
 """
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from features.setting import ClinicalSetting
+
+
+class ModelKind(StrEnum):
+    """The models ``redflag train --model`` fits; the last two are clinical baselines."""
+
+    xgboost = "xgboost"
+    logistic = "logistic"
+    deyo_rule = "deyo-rule"
+    red_flag_count = "red-flag-count"
+
+
+class Engine(StrEnum):
+    """Where training and batch scoring run: this process, or a Dask cluster."""
+
+    local = "local"
+    dask = "dask"
+
+
+class OutputFormat(StrEnum):
+    """How ``redflag compare`` prints."""
+
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+class SortKey(StrEnum):
+    """What ``redflag compare`` sorts runs by, best first."""
+
+    auroc = "auroc"
+    auprc = "auprc"
+    brier = "brier"
+    log_loss = "log_loss"
+    ece = "ece"
+    calibration_slope = "calibration_slope"
+    calibration_intercept = "calibration_intercept"
+    start_time = "start_time"
+
+
+DEFAULT_SETTING = ClinicalSetting.primary_care
+DEFAULT_SEED = 42
 
 # The default cohort. At the primary-care prevalence (0.7%) a million cases put ~4,200 malignant
 # cases in the training split, ~100 per engineered feature: boosted trees need several times the
 # events per variable that logistic regression does before their interactions pay off (van der
 # Ploeg, Austin & Steyerberg, BMC Med Res Methodol 2014). At 200,000 cases the two tie on AUROC.
 TRAINING_CASES = 1_000_000
+# Fewest simulated cases a run, a comparison or a promotion gate accepts.
+MIN_SIMULATED_CASES = 1_000
+# Fewest cases of each class that still leave positives in every part of the 60/20/20 split.
+MIN_CASES_PER_CLASS = 10
+
 # The fresh cohort of a paired comparison and of the promotion gate: ~1,400 malignant cases in
 # primary care, enough for a paired AUROC difference of 0.003 to clear its interval.
 FRESH_COHORT_CASES = 200_000
 # Its seed: differs from every seed a run is likely to be trained with.
 FRESH_COHORT_SEED = 1_000_003
+
+# What `redflag cohort` writes or reports by default: a file people can open.
+COHORT_CASES = 200_000
+COHORT_SEED = 0
+
+# The promotion gate: the largest AUROC loss against the champion accepted, and the largest
+# worsening of |calibration slope - 1| or |calibration intercept|.
+AUROC_TOLERANCE = 0.01
+CALIBRATION_TOLERANCE = 0.1

@@ -20,6 +20,7 @@ from features import LABEL
 from features.catalogue import FEATURE_NAMES
 from features.model import CalibratedBoostedClassifier, RiskPipeline, make_pipeline
 from features.transform import RedFlagFeatures
+from training.fit import Split
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -175,21 +176,23 @@ def fit_boosted_on_dask(
     return pipeline, test.drop(columns=SPLIT).reset_index(drop=True), sizes
 
 
-def fit_simulated_on_dask(options: Any, progress: Any = None) -> tuple[RiskPipeline, Any]:
+def fit_simulated_on_dask(
+    n_cases: int,
+    seed: int,
+    setting: str,
+    params: dict[str, Any] | None = None,
+    scheduler: str | None = None,
+) -> tuple[RiskPipeline, Split]:
     """What ``redflag train --engine dask`` fits: (pipeline, Split with the test sample).
 
-    ``options`` is a ``training.fit.TrainOptions``; the split's train and validation parts stay on
-    the cluster (empty here) and its ``sizes`` give their real sizes.
+    The split's train and validation parts stay on the cluster (empty here) and its ``sizes``
+    give their real sizes.
     """
-    from training.fit import Split
-
-    with dask_client(options.scheduler) as client:
-        cases = simulated_partitions(options.n_cases, options.seed, options.setting)
+    with dask_client(scheduler) as client:
+        cases = simulated_partitions(n_cases, seed, setting)
         # A local cluster's tracker stays on loopback; a real cluster's picks its own interface.
-        tracker = None if options.scheduler else "127.0.0.1"
+        tracker = None if scheduler else "127.0.0.1"
         pipeline, test, sizes = fit_boosted_on_dask(
-            client, cases, options.seed, options.params, tracker_host=tracker
+            client, cases, seed, params, tracker_host=tracker
         )
-    if progress:
-        progress(1, 1)
     return pipeline, Split(test.iloc[:0], test.iloc[:0], test, sizes)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,18 +19,21 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from features.model import ProgressFn
 from features.store import CHALLENGER, CHAMPION, MODEL_NAME
+from training.defaults import (
+    AUROC_TOLERANCE,
+    CALIBRATION_TOLERANCE,
+    FRESH_COHORT_CASES,
+    FRESH_COHORT_SEED,
+)
 from training.evaluation.compare import (
     ComparisonError,
     PairComparison,
     compare_pair,
 )
-from training.defaults import FRESH_COHORT_CASES, FRESH_COHORT_SEED
-from training.evaluation.metrics import DEFAULT_BOOTSTRAP
+from training.evaluation.metrics import DEFAULT_BOOTSTRAP, finite_or_none
 from training.tracking import version_by_alias
-
-AUROC_TOLERANCE = 0.01
-CALIBRATION_TOLERANCE = 0.1
 
 
 class PromotionError(ValueError):
@@ -113,49 +115,39 @@ def gate(
     return reasons
 
 
-def promote(
+def _compare_with_champion(
     client: MlflowClient,
-    run_id: str | None = None,
-    version: str | None = None,
-    force: bool = False,
-    reason: str | None = None,
-    n_cases: int = FRESH_COHORT_CASES,
-    seed: int = FRESH_COHORT_SEED,
-    auroc_tolerance: float = AUROC_TOLERANCE,
-    calibration_tolerance: float = CALIBRATION_TOLERANCE,
-    n_boot: int = DEFAULT_BOOTSTRAP,
-    progress: Callable[[int, int], None] | None = None,
-) -> PromotionResult:
-    """Make the candidate ``champion`` if it passes the gate (or ``force``); nothing is written
-    until every check has passed."""
-    if auroc_tolerance < 0 or calibration_tolerance < 0:
-        raise PromotionError("tolerances must be 0 or more")
-    candidate = resolve_candidate(client, run_id, version)
-    current = version_by_alias(client, CHAMPION)
-    if current is not None and str(current.version) == str(candidate.version):
-        raise PromotionError(f"version {candidate.version} is already the champion")
-    comparison: PairComparison | None = None
-    reasons: list[str] = []
-    if current is not None:
-        try:
-            comparison = compare_pair(
-                client,
-                str(current.run_id),
-                str(candidate.run_id),
-                n_cases,
-                seed,
-                None,
-                n_boot,
-                progress,
-            )
-        except ComparisonError as error:
-            raise PromotionError(f"cannot compare with the champion: {error}") from None
-        reasons = gate(comparison, auroc_tolerance, calibration_tolerance)
-        if reasons and not force:
-            raise PromotionError(
-                f"refused to promote version {candidate.version} over champion version "
-                f"{current.version}: " + "; ".join(reasons) + " (use --force to override)"
-            )
+    current: ModelVersion,
+    candidate: ModelVersion,
+    n_cases: int,
+    seed: int,
+    n_boot: int,
+    progress: ProgressFn | None,
+) -> PairComparison:
+    try:
+        return compare_pair(
+            client,
+            str(current.run_id),
+            str(candidate.run_id),
+            n_cases,
+            seed,
+            None,
+            n_boot,
+            progress,
+        )
+    except ComparisonError as error:
+        raise PromotionError(f"cannot compare with the champion: {error}") from None
+
+
+def _promotion_tags(
+    current: ModelVersion | None,
+    comparison: PairComparison | None,
+    reasons: list[str],
+    force: bool,
+    reason: str | None,
+    tolerances: tuple[float, float],
+) -> dict[str, str]:
+    """What the promoted version records of its promotion: when, why, over whom, on what."""
     tags = {
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "promotion_reason": reason or "",
@@ -174,25 +166,64 @@ def promote(
                     "n_cases": comparison.n_cases,
                     "seed": comparison.seed,
                 },
-                "auroc_tolerance": auroc_tolerance,
-                "calibration_tolerance": calibration_tolerance,
+                "auroc_tolerance": tolerances[0],
+                "calibration_tolerance": tolerances[1],
                 "metrics": [
-                    {
-                        k: (v if not isinstance(v, float) or math.isfinite(v) else None)
-                        for k, v in r.items()
-                    }
-                    for r in comparison.as_records()
+                    {k: finite_or_none(v) for k, v in r.items()} for r in comparison.as_records()
                 ],
                 "refusal_reasons": reasons,
             },
             allow_nan=False,
         )
+    return tags
+
+
+def _move_champion(client: MlflowClient, version: str, tags: dict[str, str]) -> None:
+    """Tag ``version``, make it the champion, and drop its challenger alias if it held it."""
     for key, value in tags.items():
-        client.set_model_version_tag(MODEL_NAME, str(candidate.version), key, value)
-    client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(candidate.version))
+        client.set_model_version_tag(MODEL_NAME, version, key, value)
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
     challenger = version_by_alias(client, CHALLENGER)
-    if challenger is not None and str(challenger.version) == str(candidate.version):
+    if challenger is not None and str(challenger.version) == version:
         client.delete_registered_model_alias(MODEL_NAME, CHALLENGER)
+
+
+def promote(
+    client: MlflowClient,
+    run_id: str | None = None,
+    version: str | None = None,
+    force: bool = False,
+    reason: str | None = None,
+    n_cases: int = FRESH_COHORT_CASES,
+    seed: int = FRESH_COHORT_SEED,
+    auroc_tolerance: float = AUROC_TOLERANCE,
+    calibration_tolerance: float = CALIBRATION_TOLERANCE,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    progress: ProgressFn | None = None,
+) -> PromotionResult:
+    """Make the candidate ``champion`` if it passes the gate (or ``force``); nothing is written
+    until every check has passed."""
+    if auroc_tolerance < 0 or calibration_tolerance < 0:
+        raise PromotionError("tolerances must be 0 or more")
+    candidate = resolve_candidate(client, run_id, version)
+    current = version_by_alias(client, CHAMPION)
+    if current is not None and str(current.version) == str(candidate.version):
+        raise PromotionError(f"version {candidate.version} is already the champion")
+    comparison: PairComparison | None = None
+    reasons: list[str] = []
+    if current is not None:
+        comparison = _compare_with_champion(
+            client, current, candidate, n_cases, seed, n_boot, progress
+        )
+        reasons = gate(comparison, auroc_tolerance, calibration_tolerance)
+        if reasons and not force:
+            raise PromotionError(
+                f"refused to promote version {candidate.version} over champion version "
+                f"{current.version}: " + "; ".join(reasons) + " (use --force to override)"
+            )
+    tolerances = (auroc_tolerance, calibration_tolerance)
+    tags = _promotion_tags(current, comparison, reasons, force, reason, tolerances)
+    _move_champion(client, str(candidate.version), tags)
     return PromotionResult(
         version=str(candidate.version),
         previous=str(current.version) if current is not None else None,

@@ -1,11 +1,28 @@
-"""The MLflow store and model registry: experiments, registration and aliases."""
+"""The MLflow store and registry: experiments, what a run records, the logged model, aliases."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import math
+import platform
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models.signature import ModelSignature
+from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
 
+from features import FIELD_KINDS, LABEL, REQUIRED_FIELDS
+from features.model import RiskPipeline
 from features.store import (
     CHALLENGER,
     CHAMPION,
@@ -15,6 +32,12 @@ from features.store import (
     use_store,
 )
 from features.store import tracking_uri as resolve_tracking_uri
+from training.evaluation.metrics import Evaluation
+
+# Distributions whose versions decide the numbers a run produces (recorded as a tag).
+RECORDED_PACKAGES = ("numpy", "pandas", "scikit-learn", "xgboost-cpu", "xgboost", "shap", "mlflow")
+# MLflow infers a dataset's schema by visiting every value in Python (~10 s for 200k cases).
+SCHEMA_SAMPLE = 5_000
 
 
 def connect() -> MlflowClient:
@@ -56,3 +79,141 @@ def assign_new_version_alias(client: MlflowClient, version: str, name: str = MOD
     alias = CHALLENGER if version_by_alias(client, CHAMPION, name) is not None else CHAMPION
     client.set_registered_model_alias(name, alias, version)
     return alias
+
+
+# --- what a run records -----------------------------------------------------------------------
+
+
+def input_signature() -> ModelSignature:
+    """Every case field by name, optional except ``age``: a record may leave any field out.
+
+    Column types are ``Any``: MLflow's typed columns refuse a boolean or integer column with a
+    missing value ("cannot safely convert float64 to bool"); the pipeline's own transformer checks
+    and converts each field's type instead.
+    """
+    inputs = Schema(
+        [
+            ColSpec(AnyType(), name, required=name in REQUIRED_FIELDS)  # type: ignore[no-untyped-call]
+            for name in FIELD_KINDS
+        ]
+    )
+    # predict_proba: column 1 is the calibrated probability of malignancy, as the API reports it.
+    outputs = Schema([TensorSpec(np.dtype(np.float64), (-1, 2))])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def input_example(cases: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """A few real cases, as plain Python values with missing fields left out of each column."""
+    sample = cases[[name for name in FIELD_KINDS if name in cases]].head(n)
+    return sample.astype(object).where(sample.notna(), None)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the logged model (inferring them spawns a slow subprocess)."""
+    wanted = ["numpy", "pandas", "scikit-learn", "cloudpickle", "mlflow", "pydantic"]
+    xgb_dist = "xgboost-cpu"
+    try:
+        importlib.metadata.version(xgb_dist)
+    except importlib.metadata.PackageNotFoundError:
+        xgb_dist = "xgboost"
+    return [f"{name}=={importlib.metadata.version(name)}" for name in [*wanted, xgb_dist]]
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that decide a run's numbers."""
+    versions = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=True)
+    return out.stdout.strip()
+
+
+def git_commit() -> str:
+    """The commit of the working tree, or 'unknown' outside a git checkout."""
+    try:
+        commit = _git("rev-parse", "HEAD")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    try:
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        dirty = ""
+    return f"{commit}-dirty" if dirty else commit
+
+
+def training_dataset(cases: pd.DataFrame, name: str) -> Any:
+    """The MLflow dataset of the cohort, its schema inferred from a sample of rows.
+
+    The digest still covers the whole cohort as MLflow computes it.
+    """
+    from mlflow.models.signature import infer_signature
+
+    dataset = mlflow.data.from_pandas(cases, name=name, targets=LABEL)  # type: ignore[attr-defined]
+    vars(dataset)["schema"] = infer_signature(cases.head(SCHEMA_SAMPLE)).inputs
+    return dataset
+
+
+def _metric_key(name: str) -> str:
+    """An MLflow-safe metric name ('80+' becomes '80plus')."""
+    return re.sub(r"[^A-Za-z0-9_.\-/ ]", "_", name.replace("+", "plus"))
+
+
+def evaluation_metrics(evaluation: Evaluation) -> dict[str, float]:
+    """The run's MLflow metrics: ``test_*`` overall and ``test_<metric>__<variable>_<group>``.
+
+    Undefined values (an AUROC with one class, a PPV with nobody flagged) are left out here; they
+    are null in ``evaluation.json``.
+    """
+    metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
+    for row in evaluation.subgroups:
+        for name in ("auroc", "calibration_intercept", "calibration_slope"):
+            value = row[name]
+            if value is not None:
+                key = _metric_key(f"test_{name}__{row['variable']}_{row['group']}")
+                metrics[key] = float(value)
+    return {k: v for k, v in metrics.items() if math.isfinite(v)}
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The human-readable artifacts of a run: plots, the evaluation table, the model card."""
+
+    plots: list[Path]
+    evaluation: Evaluation
+    model_card: str
+    cohort_report: str
+
+
+def log_run_report(report: RunReport, directory: Path) -> None:
+    """Write the report's files into ``directory`` and log them as the active run's artifacts."""
+    for plot in report.plots:
+        mlflow.log_artifact(str(plot), artifact_path="plots")
+    files = {
+        "evaluation.json": json.dumps(report.evaluation.as_json(), indent=2, allow_nan=False),
+        "model_card.md": report.model_card,
+        "cohort_report.txt": report.cohort_report,
+    }
+    for name, text in files.items():
+        (directory / name).write_text(text)
+        mlflow.log_artifact(str(directory / name))
+
+
+def log_model(pipeline: RiskPipeline, example_cases: pd.DataFrame) -> Any:
+    """Log and register ``pipeline`` as the run's model; MLflow's ``ModelInfo``."""
+    return mlflow.sklearn.log_model(
+        pipeline,
+        name="model",
+        serialization_format="cloudpickle",
+        signature=input_signature(),
+        input_example=input_example(example_cases),
+        pip_requirements=pip_requirements(),
+        pyfunc_predict_fn="predict_proba",
+        registered_model_name=MODEL_NAME,
+    )

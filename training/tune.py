@@ -18,8 +18,9 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import ParameterSampler
 
 from features import LABEL
-from features.model import RiskPipeline
-from training.fit import ProgressFn, Split, fit_model
+from features.model import ProgressFn, RiskPipeline
+from features.scoring import score_cases
+from training.fit import Split, fit_model
 
 SEARCH_SPACES: dict[str, dict[str, Any]] = {
     "xgboost": {
@@ -68,7 +69,7 @@ def tune(
     for trial, sampled in enumerate(candidates):
         params = _plain(sampled)
         pipeline = fit_model(split, model, seed, params)
-        p_val = pipeline.predict_risk(split.validation)
+        p_val = score_cases(pipeline, split.validation).probability
         score = float(log_loss(y_val, np.clip(p_val, 1e-15, 1 - 1e-15), labels=[0, 1]))
         with mlflow.start_run(run_name=f"trial-{trial}", nested=True, experiment_id=experiment_id):
             mlflow.set_tags({"trial": str(trial), "model": model, "kind": "tuning-trial"})

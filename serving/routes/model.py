@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from features.catalogue import RED_FLAGS
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
-from features.model import SETTING_PREVALENCE
 from features.risk import RISK_BANDS
+from features.setting import SETTING_PREVALENCE
 from serving.deps import ModelDep, SettingsDep
 from serving.examples import MODEL_INFO_EXAMPLE
 from serving.schemas import ErrorResponse

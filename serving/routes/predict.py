@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pydantic_core
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from features.loader import LoadedModel
 from features.record import CaseRecord
+from features.setting import ClinicalSetting
 from serving.audit import AuditLog
 from serving.config import Settings
-from serving.core import LoadedModel, explain_cases
 from serving.deps import AuditDep, MetricsDep, ModelDep, RequestIdDep, SettingsDep
 from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES
 from serving.metrics import Metrics
+from serving.responses import explain_cases
 from serving.schemas import BatchPrediction, BatchRequest, ErrorResponse, Prediction
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
-Setting = Literal["primary_care", "emergency", "oncology"]
 SettingQuery = Annotated[
-    Setting | None,
+    ClinicalSetting | None,
     Query(
         description="Shift the probability (and the explanation's base value) to this setting's "
         "prevalence; omitted: the prevalence the model was trained at."
@@ -46,18 +47,19 @@ def score(
     model: LoadedModel,
     cases: Sequence[CaseRecord],
     settings: Settings,
-    setting: str | None,
+    setting: ClinicalSetting | None,
     request_id: str,
     key_id: str | None,
     metrics: Metrics,
     audit: AuditLog | None,
 ) -> list[dict[str, Any]]:
     """Explain ``cases`` with one model; count them, and audit them when an audit log is set."""
+    name = None if setting is None else setting.value
     results = [
         {"request_id": request_id, **result}
-        for result in explain_cases(model, cases, settings.risk_thresholds, setting)
+        for result in explain_cases(model, cases, settings.risk_thresholds, name)
     ]
-    setting_label = setting or "none"
+    setting_label = name or "none"
     for result in results:
         metrics.predictions.labels(result["risk_band"], setting_label).inc()
         if result["urgent"]["flag"]:

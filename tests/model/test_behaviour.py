@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.model import SETTING_PREVALENCE, sigmoid
+from features.log_odds import sigmoid
 from features.record import CaseRecord
-from serving.core import explain_cases
+from features.setting import SETTING_PREVALENCE
+from serving.responses import explain_cases
 from tests.conftest import ChampionStore
 
 THRESHOLDS = (0.01, 0.05)

@@ -9,8 +9,8 @@ import pytest
 from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.model import RiskPipeline
 from features.record import FIELD_KINDS
-from training.fit import fit_model, split_cases
 from training.cohort.simulate import simulate_cohort
+from training.fit import fit_model, split_cases
 
 INCREASING = [j for j, flag in enumerate(RED_FLAGS) if flag.direction == 1]
 # Case fields whose every derived red flag has clinical direction +1: recording one as present

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features.catalogue import FEATURE_NAMES, RED_FLAGS_BY_NAME
-from features.model import SETTING_PREVALENCE, prior_shift
 from features.risk import RISK_BANDS
+from features.setting import SETTING_PREVALENCE, prior_shift
 from features.store import MODEL_NAME
 from tests.serving.conftest import AppFactory, Store, assert_additive, logit
 
@@ -189,9 +189,8 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert_additive(example)
 
 
-def test_the_setting_parameter_knows_every_setting_of_the_model() -> None:
-    from typing import get_args
-
-    from serving.routes.predict import Setting
-
-    assert set(get_args(Setting)) == set(SETTING_PREVALENCE)
+def test_the_setting_parameter_knows_every_setting_of_the_model(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    (parameter,) = schema["paths"]["/v1/predict"]["post"]["parameters"]
+    reference = parameter["schema"]["anyOf"][0]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][reference]["enum"]) == set(SETTING_PREVALENCE)

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from training.fit import MODELS, TrainOptions, TrainResult, train
 from training.cohort.simulate import simulate_with_latents
+from training.fit import MODELS, TrainOptions, TrainResult, train
 
 Cohort = tuple[pd.DataFrame, dict[str, npt.NDArray[np.generic]]]
 

@@ -11,10 +11,10 @@ import pytest
 from features import LABEL
 from features.baselines import LogisticRedFlagClassifier, RedFlagScoreClassifier
 from features.catalogue import FEATURE_NAMES
-from features.model import sigmoid
+from features.log_odds import sigmoid
 from features.transform import RedFlagFeatures
-from training.fit import Split, fit_model, split_cases
 from training.cohort.simulate import simulate_cohort
+from training.fit import Split, fit_model, split_cases
 
 DEYO = FEATURE_NAMES.index("deyo_rule_positive")
 COUNT = FEATURE_NAMES.index("red_flag_count")

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from training.cli import app
-from training.evaluation.compare import compare_pair, experiment_runs, sort_runs
 from training.defaults import FRESH_COHORT_SEED
+from training.evaluation.compare import compare_pair, experiment_runs, sort_runs
 from training.fit import MODELS
 
 from .conftest import EXPERIMENT, SEED, TrainedStore

@@ -11,8 +11,8 @@ import pytest
 from features.record import DIAGNOSIS, FIELDS, LABEL
 from training import cohort_cli
 from training.cohort.files import write_cohort
-from training.data import MIN_CASES_PER_CLASS, CaseFileError, load_cases
 from training.cohort.simulate import simulate_cohort
+from training.data import MIN_CASES_PER_CLASS, CaseFileError, load_cases
 
 N_EACH = 12  # per class, above MIN_CASES_PER_CLASS
 

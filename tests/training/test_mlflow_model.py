@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from features.record import CaseRecord
 from features.store import MODEL_NAME, use_store
-from serving.core import explain_cases
+from serving.responses import explain_cases
 from tests.conftest import ChampionStore
 from training.fit import TrainingError, TrainOptions, train
 from training.tracking import version_by_alias

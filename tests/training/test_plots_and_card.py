@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
-from training.fit import MODELS
 from training.evaluation.plots import PLOT_NAMES
+from training.fit import MODELS
 
 from .conftest import TrainedStore
 

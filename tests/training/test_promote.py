@@ -10,8 +10,9 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from features.loader import load_model
 from features.store import MODEL_NAME
-from serving.core import explain_cases, load_model
+from serving.responses import explain_cases
 from training.cli import app
 from training.evaluation.compare import PairComparison, RunModel
 from training.promote import gate

@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from features.record import CaseRecord
 from features.urgent import assess_urgency
-from serving.core import explain_cases
+from serving.responses import explain_cases
 from tests.conftest import ChampionStore
 from training import score as scoring
-from training.cli import app
-from training.data import CaseFileError
 from training.batch import ScoreOptions, score_file, score_file_on_dask
+from training.cli import app
 from training.cohort.simulate import simulate_cohort
+from training.data import CaseFileError
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from features.record import DIAGNOSES, FIELDS, LABEL
 from tests.training.conftest import Cohort
-from training import simulate
+from training.cohort import simulate
 from training.cohort.files import report_text
 from training.cohort.report import (
     REPORT_COLUMNS,

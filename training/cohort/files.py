@@ -1,16 +1,15 @@
-"""What `redflag cohort` does, as plain functions the Typer app in `training.cli` calls."""
+"""Cohort files and reports: what `redflag cohort` does, as plain functions the CLI calls."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from training.atomic import written_atomically
 from training.cohort.report import format_report
 from training.cohort.simulate import simulate_cohort
+from training.defaults import COHORT_CASES, COHORT_SEED, DEFAULT_SETTING
 
 COHORT_EXTENSIONS = (".parquet", ".csv")
-REPORT_SIZE = 200_000
 
 
 def write_cohort(n: int, seed: int, setting: str, out: Path, *, overwrite: bool = False) -> Path:
@@ -33,20 +32,16 @@ def write_cohort(n: int, seed: int, setting: str, out: Path, *, overwrite: bool 
     if not out.parent.is_dir():
         raise FileNotFoundError(f"out: folder {out.parent} does not exist")
     frame = simulate_cohort(n, seed, setting)  # validates n and setting before anything is written
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(handle)
-    try:
+    with written_atomically(out) as temporary:
         if suffix == ".parquet":
             frame.to_parquet(temporary, index=False)
         else:
             frame.to_csv(temporary, index=False)
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return out
 
 
-def report_text(n: int = REPORT_SIZE, seed: int = 0, setting: str = "primary_care") -> str:
+def report_text(
+    n: int = COHORT_CASES, seed: int = COHORT_SEED, setting: str = DEFAULT_SETTING
+) -> str:
     """The calibration report of a freshly simulated cohort, as plain text."""
     return format_report(simulate_cohort(n, seed, setting), setting)

@@ -25,8 +25,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
-from training.schema import bool_column, enum_column, float_column, int_column
 from training.cohort.targets import PREVALENCE, SETTINGS, SHARE_TARGETS_BY_FLAG, TARGETS_BY_NAME
+from training.schema import bool_column, enum_column, float_column, int_column
 
 FloatArray = npt.NDArray[np.float64]
 # Log-odds shifts come out of numpy arithmetic on bools and floats as any floating dtype.

@@ -20,13 +20,26 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from features import LABEL
-from features.model import SETTING_PREVALENCE, RiskPipeline
+from features.loader import ModelUnavailableError, load_model
+from features.model import ProgressFn, RiskPipeline
+from features.scoring import score_cases
+from features.setting import SETTING_PREVALENCE, check_setting
 from features.store import MODEL_NAME
-from training.defaults import FRESH_COHORT_CASES, FRESH_COHORT_SEED
-from training.evaluation.metrics import DEFAULT_BOOTSTRAP, PairedDifference, core_metrics, paired_bootstrap
-
-FORMATS = ("table", "markdown", "csv", "json")
-DEFAULT_SETTING = "primary_care"
+from training.defaults import (
+    DEFAULT_SETTING,
+    FRESH_COHORT_CASES,
+    FRESH_COHORT_SEED,
+    MIN_SIMULATED_CASES,
+    OutputFormat,
+    SortKey,
+)
+from training.evaluation.metrics import (
+    DEFAULT_BOOTSTRAP,
+    PairedDifference,
+    core_metrics,
+    finite_or_none,
+    paired_bootstrap,
+)
 
 
 class ComparisonError(ValueError):
@@ -42,15 +55,15 @@ def _magnitude(value: float) -> float:
 
 
 # sort key -> (metric, ordering value (smaller sorts first))
-SORT_KEYS: dict[str, tuple[str, Callable[[float], float]]] = {
-    "auroc": ("test_auroc", lambda v: -v if math.isfinite(v) else math.inf),
-    "auprc": ("test_auprc", lambda v: -v if math.isfinite(v) else math.inf),
-    "brier": ("test_brier", _magnitude),
-    "log_loss": ("test_log_loss", _magnitude),
-    "ece": ("test_ece", _magnitude),
-    "calibration_slope": ("test_calibration_slope", _deviation_from_one),
-    "calibration_intercept": ("test_calibration_intercept", _magnitude),
-    "start_time": ("start_time", lambda v: -v),
+SORT_KEYS: dict[SortKey, tuple[str, Callable[[float], float]]] = {
+    SortKey.auroc: ("test_auroc", lambda v: -v if math.isfinite(v) else math.inf),
+    SortKey.auprc: ("test_auprc", lambda v: -v if math.isfinite(v) else math.inf),
+    SortKey.brier: ("test_brier", _magnitude),
+    SortKey.log_loss: ("test_log_loss", _magnitude),
+    SortKey.ece: ("test_ece", _magnitude),
+    SortKey.calibration_slope: ("test_calibration_slope", _deviation_from_one),
+    SortKey.calibration_intercept: ("test_calibration_intercept", _magnitude),
+    SortKey.start_time: ("start_time", lambda v: -v),
 }
 
 
@@ -140,7 +153,7 @@ def sort_runs(rows: Sequence[RunRow], sort: str) -> list[RunRow]:
     """Best first by ``sort`` (one of ``SORT_KEYS``); ties by newest."""
     if sort not in SORT_KEYS:
         raise ComparisonError(f"--sort must be one of {', '.join(SORT_KEYS)}, got '{sort}'")
-    metric, order = SORT_KEYS[sort]
+    metric, order = SORT_KEYS[SortKey(sort)]
     attribute = metric.removeprefix("test_")
     return sorted(rows, key=lambda r: (order(float(getattr(r, attribute))), -r.start_time))
 
@@ -169,16 +182,13 @@ def _display(row: RunRow) -> dict[str, str]:
     }
 
 
-def _finite_or_none(value: Any) -> Any:
-    return value if not isinstance(value, float) or math.isfinite(value) else None
-
-
 def render(records: Sequence[dict[str, Any]], display: Sequence[dict[str, str]], fmt: str) -> str:
     """``records`` as JSON, or their ``display`` strings as a table, markdown or CSV."""
-    if fmt not in FORMATS:
-        raise ComparisonError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
+    if fmt not in set(OutputFormat):
+        known = ", ".join(OutputFormat)
+        raise ComparisonError(f"--format must be one of {known}, got '{fmt}'")
     if fmt == "json":
-        clean = [{k: _finite_or_none(v) for k, v in r.items()} for r in records]
+        clean = [{k: finite_or_none(v) for k, v in r.items()} for r in records]
         return json.dumps(clean, indent=2, allow_nan=False) + "\n"
     columns = list(display[0]) if display else []
     if fmt == "csv":
@@ -201,7 +211,7 @@ def render(records: Sequence[dict[str, Any]], display: Sequence[dict[str, str]],
 
 
 def format_runs(rows: Sequence[RunRow], fmt: str) -> str:
-    """The run listing in ``fmt`` (one of ``FORMATS``)."""
+    """The run listing in ``fmt`` (an ``OutputFormat``)."""
     records = []
     for row in rows:
         record = asdict(row)
@@ -226,26 +236,21 @@ class RunModel:
 
 def load_run_model(client: MlflowClient, run_id: str) -> RunModel:
     """The model logged by ``run_id``; ``ComparisonError`` when the run or its model is missing."""
-    import mlflow.sklearn
-
     try:
-        run = client.get_run(run_id)
+        client.get_run(run_id)
     except MlflowException:
         raise ComparisonError(f"unknown run '{run_id}'") from None
     try:
-        pipeline = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
-    except (MlflowException, OSError):
-        raise ComparisonError(f"run '{run_id}' has no logged model") from None
-    if not isinstance(pipeline, RiskPipeline):
-        raise ComparisonError(f"run '{run_id}' did not log a redflag model")
-    params = run.data.params
-    seed = params.get("seed", "")
+        loaded = load_model(f"runs:/{run_id}/model", client.tracking_uri)
+    except ModelUnavailableError as error:
+        raise ComparisonError(f"run '{run_id}' has no usable logged model: {error}") from None
+    seed = loaded.params.get("seed", "")
     return RunModel(
         run_id=run_id,
-        model=run.data.tags.get("model", params.get("model", "xgboost")),
-        setting=params.get("setting", ""),
+        model=loaded.kind,
+        setting=loaded.params.get("setting", ""),
         seed=int(seed) if seed.isdigit() else None,
-        pipeline=pipeline,
+        pipeline=loaded.pipeline,
     )
 
 
@@ -254,11 +259,10 @@ def fresh_cohort_setting(models: Sequence[RunModel], setting: str | None) -> str
     chosen = setting or next(
         (m.setting for m in models if m.setting in SETTING_PREVALENCE), DEFAULT_SETTING
     )
-    if chosen not in SETTING_PREVALENCE:
-        raise ComparisonError(
-            f"--setting must be one of {', '.join(SETTING_PREVALENCE)}, got '{chosen}'"
-        )
-    return chosen
+    try:
+        return check_setting(chosen, "--setting")
+    except ValueError as error:
+        raise ComparisonError(str(error)) from None
 
 
 def fresh_cohort(models: Sequence[RunModel], n_cases: int, seed: int, setting: str) -> pd.DataFrame:
@@ -271,8 +275,8 @@ def fresh_cohort(models: Sequence[RunModel], n_cases: int, seed: int, setting: s
             f"--seed {seed} is the training seed of a compared run; pick another so the test "
             "cohort is fresh"
         )
-    if n_cases < 1_000:
-        raise ComparisonError(f"--n-cases must be at least 1000, got {n_cases}")
+    if n_cases < MIN_SIMULATED_CASES:
+        raise ComparisonError(f"--n-cases must be at least {MIN_SIMULATED_CASES}, got {n_cases}")
     cohort: pd.DataFrame = simulate_cohort(n_cases, seed, setting)
     if cohort[LABEL].nunique() < 2:
         raise ComparisonError("the fresh cohort has one class only; use more --n-cases")
@@ -330,7 +334,7 @@ def compare_pair(
     seed: int = FRESH_COHORT_SEED,
     setting: str | None = None,
     n_boot: int = DEFAULT_BOOTSTRAP,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> PairComparison:
     """Evaluate both runs' models on one fresh cohort; paired bootstrap of AUROC and Brier."""
     if run_a == run_b:
@@ -339,7 +343,7 @@ def compare_pair(
     chosen = fresh_cohort_setting(models, setting)
     cohort = fresh_cohort(models, n_cases, seed, chosen)
     y = cohort[LABEL].to_numpy()
-    p_a, p_b = (m.pipeline.predict_risk(cohort) for m in models)
+    p_a, p_b = (score_cases(m.pipeline, cohort).probability for m in models)
     return PairComparison(
         run_a=models[0],
         run_b=models[1],
@@ -367,7 +371,7 @@ def format_pair(comparison: PairComparison, fmt: str) -> str:
                 "seed": comparison.seed,
                 "n_positive": int(comparison.metrics_a["n_positive"]),
             },
-            "metrics": [{k: _finite_or_none(v) for k, v in r.items()} for r in records],
+            "metrics": [{k: finite_or_none(v) for k, v in r.items()} for r in records],
         }
         return json.dumps(payload, indent=2, allow_nan=False) + "\n"
     display = []

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
-from features.model import sigmoid
+from features.log_odds import logit, sigmoid
 from features.risk import DEFAULT_RISK_THRESHOLDS
 
 Array = npt.NDArray[np.float64]
@@ -44,8 +44,12 @@ AGE_BANDS: tuple[tuple[str, float, float], ...] = (
 
 
 def _log_odds(p: Array) -> Array:
-    q = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    return np.asarray(np.log(q / (1 - q)), dtype=np.float64)
+    return logit(np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS))
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value``, with a non-finite float as None: JSON has no NaN or infinity."""
+    return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
 def _both_classes(y: npt.NDArray[Any]) -> bool:
@@ -260,13 +264,11 @@ class Evaluation:
         """A JSON-ready table (non-finite numbers as null)."""
 
         def clean(value: Any) -> Any:
-            if isinstance(value, float):
-                return value if math.isfinite(value) else None
             if isinstance(value, dict):
                 return {k: clean(v) for k, v in value.items()}
             if isinstance(value, list):
                 return [clean(v) for v in value]
-            return value
+            return finite_or_none(value)
 
         cleaned: dict[str, Any] = clean(
             {

@@ -1,0 +1,176 @@
+"""The one loader of a registered model: serving, compare, promote and batch scoring call it.
+
+It lives in ``features`` because serving must load models without importing training, and the
+pipeline it unpickles is made of ``features`` classes anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from features.model import RiskPipeline
+from features.store import use_store
+
+_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
+_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+_RUN_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/")
+
+
+class ModelUnavailableError(RuntimeError):
+    """No model could be loaded from the configured URI; the message says how to get one."""
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model produced a prediction."""
+
+    name: str | None
+    version: str | None
+    alias: str | None
+    run_id: str | None
+    uri: str
+
+    def as_response(self) -> dict[str, str | None]:
+        """The ``model`` object of a prediction response."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "run_id": self.run_id,
+        }
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to score, with what is known of its training run."""
+
+    pipeline: RiskPipeline
+    identity: ModelIdentity
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+    loaded_at: str
+
+    @property
+    def train_prevalence(self) -> float:
+        """The prevalence the model's probabilities are calibrated to."""
+        return float(self.pipeline[-1].train_prevalence_)
+
+    @property
+    def kind(self) -> str:
+        """Which model family the run trained (xgboost, logistic, deyo-rule, red-flag-count)."""
+        return self.tags.get("model", self.params.get("model", "xgboost"))
+
+
+def load_model(uri: str, tracking_uri: str, threads: int = 0) -> LoadedModel:
+    """Resolve ``uri`` (``models:/name@alias``, ``models:/name/version``, ``runs:/id/model``); load.
+
+    ``threads`` > 0 caps the booster's threads: one row gains nothing from a second thread, and on
+    a busy machine waiting for one costs more than the work (docs/performance.md).
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name, version, alias, run_id, load_uri = _resolve(client, uri)
+    pipeline = _load_pipeline(uri, load_uri, tracking_uri)
+    booster = getattr(pipeline[-1], "booster_", None)  # the linear and rule baselines have none
+    if threads > 0 and booster is not None:
+        booster.set_param({"nthread": threads})
+    metrics, params, tags = _run_record(client, run_id)
+    return LoadedModel(
+        pipeline=pipeline,
+        identity=ModelIdentity(name, version, alias, run_id, uri),
+        metrics=metrics,
+        params=params,
+        tags=tags,
+        loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _resolve(client: Any, uri: str) -> tuple[str | None, str | None, str | None, str | None, str]:
+    """(name, version, alias, run id, URI to load) of ``uri``; an alias is pinned to its version."""
+    from mlflow.exceptions import MlflowException
+
+    name = version = alias = run_id = None
+    load_uri = uri
+    try:
+        if match := _ALIAS_URI.match(uri):
+            name, alias = match["name"], match["alias"]
+            found = client.get_model_version_by_alias(name, alias)
+            version, run_id = str(found.version), found.run_id
+            load_uri = f"models:/{name}/{version}"  # pin it: the alias may move while we load
+        elif match := _VERSION_URI.match(uri):
+            name, version = match["name"], match["version"]
+            run_id = client.get_model_version(name, version).run_id
+        elif match := _RUN_URI.match(uri):
+            run_id = match["run_id"]
+            client.get_run(run_id)
+    except MlflowException as error:
+        raise _unavailable(uri, error) from None
+    return name, version, alias, run_id, load_uri
+
+
+def _load_pipeline(uri: str, load_uri: str, tracking_uri: str) -> RiskPipeline:
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    try:
+        use_store(tracking_uri)
+        pipeline = mlflow.sklearn.load_model(load_uri)
+    except MlflowException as error:
+        raise _unavailable(uri, error) from None
+    except Exception as error:  # a missing, corrupt or foreign artifact fails in many ways
+        first_line = (str(error).splitlines() or [""])[0][:300]
+        raise ModelUnavailableError(
+            f"cannot load {uri}: {type(error).__name__}: {first_line}"
+        ) from None
+    if not isinstance(pipeline, RiskPipeline):
+        raise ModelUnavailableError(f"{uri} is not a redflag model (got {type(pipeline).__name__})")
+    return pipeline
+
+
+def _unavailable(uri: str, error: Any) -> ModelUnavailableError:
+    return ModelUnavailableError(
+        f"no model at {uri} ({error.message.splitlines()[0]}); train and register one with "
+        "`redflag train`, or point REDFLAG_MODEL_URI / MLFLOW_TRACKING_URI at a store with one"
+    )
+
+
+def _run_record(
+    client: Any, run_id: str | None
+) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+    """(metrics, params, tags) of the training run; empty when it cannot be read."""
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return {}, {}, {}
+    try:
+        data = client.get_run(run_id).data
+    except MlflowException:
+        return {}, {}, {}  # the run may live in another store; identity and scoring still work
+    return dict(data.metrics), dict(data.params), dict(data.tags)
+
+
+def resolve_version(uri: str, tracking_uri: str) -> str | None:
+    """The registry version an alias URI points at now; None for a URI that cannot move."""
+    match = _ALIAS_URI.match(uri)
+    if match is None:
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        return str(client.get_model_version_by_alias(match["name"], match["alias"]).version)
+    except MlflowException as error:
+        raise ModelUnavailableError(
+            f"cannot resolve {uri} ({error.message.splitlines()[0]})"
+        ) from None
+
+
+def is_movable(uri: str) -> bool:
+    """True for ``models:/name@alias``: the alias can move to another version."""
+    return _ALIAS_URI.match(uri) is not None
