@@ -151,6 +151,23 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def main() -> None:
+    args = parse_args()
+    home, env = set_up_store(args.n_cases)
+    ours_port, peer_port = free_port(), free_port()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        ours_url, peer_url = start_servers(home, env, ours_port, peer_port, processes)
+        compare_one_case(ours_url, peer_url)
+        results = measure_all(ours_url, peer_url, args.requests, args.threads, args.batches)
+    finally:
+        for process in processes:
+            stop(process)
+        shutil.rmtree(home, ignore_errors=True)  # the temporary store this run created
+    print_results(results, args.threads)
+    write_results(results, args.out, args.requests, args.threads)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="one-case requests per run")
     parser.add_argument("--threads", type=int, default=8, help="concurrent clients")
@@ -160,7 +177,11 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.requests <= 10_000 or not 1 <= args.threads <= 64:
         parser.error("--requests must be 1..10000 and --threads 1..64")
+    return args
 
+
+def set_up_store(n_cases: int) -> tuple[Path, dict[str, str]]:
+    """A temporary store with a champion model trained on `n_cases`, and the servers' env."""
     home = Path(tempfile.mkdtemp(prefix="redflag-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDFLAG_")}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -173,83 +194,98 @@ def main() -> None:
     print(f"store: {home}")
     t0 = time.perf_counter()
     subprocess.run(
-        [str(BIN / "redflag"), "train", "--n-cases", str(args.n_cases), "--setting", "emergency"],
+        [str(BIN / "redflag"), "train", "--n-cases", str(n_cases), "--setting", "emergency"],
         env=env,
         cwd=home,
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    print(f"trained {args.n_cases} simulated cases in {time.perf_counter() - t0:.1f} s")
+    print(f"trained {n_cases} simulated cases in {time.perf_counter() - t0:.1f} s")
+    return home, env
 
-    ours_port, peer_port = free_port(), free_port()
+
+def start_servers(
+    home: Path,
+    env: dict[str, str],
+    ours_port: int,
+    peer_port: int,
+    processes: list[subprocess.Popen[bytes]],
+) -> tuple[str, str]:
+    """Start both servers and wait until they answer; (redflag URL, mlflow URL).
+
+    Each process joins `processes` as soon as it starts, so that the caller stops it even when
+    the other fails to start or to become ready.
+    """
     peer_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"}
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        ours = start(
-            [str(BIN / "redflag"), "serve", "--port", str(ours_port)], env, home / "redflag.log"
-        )
-        processes.append(ours)
-        peer = start(
-            [
-                str(BIN / "mlflow"),
-                "models",
-                "serve",
-                "--env-manager",
-                "local",
-                "-m",
-                MODEL,
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(peer_port),
-            ],
-            peer_env,
-            home / "mlflow.log",
-        )
-        processes.append(peer)
-        ours_url, peer_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{peer_port}"
-        print(f"redflag serve ready in {wait_until_ready(ours_url + '/readyz', ours):.1f} s")
-        print(f"mlflow models serve ready in {wait_until_ready(peer_url + '/ping', peer):.1f} s")
+    ours = start(
+        [str(BIN / "redflag"), "serve", "--port", str(ours_port)], env, home / "redflag.log"
+    )
+    processes.append(ours)
+    peer = start(
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "--env-manager",
+            "local",
+            "-m",
+            MODEL,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(peer_port),
+        ],
+        peer_env,
+        home / "mlflow.log",
+    )
+    processes.append(peer)
+    ours_url, peer_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{peer_port}"
+    print(f"redflag serve ready in {wait_until_ready(ours_url + '/readyz', ours):.1f} s")
+    print(f"mlflow models serve ready in {wait_until_ready(peer_url + '/ping', peer):.1f} s")
+    return ours_url, peer_url
 
-        case = METASTASIS_SUSPECTED
-        ours_probability = httpx.post(ours_url + "/v1/predict", json=case).json()["probability"]
-        peer_answer = httpx.post(
-            peer_url + "/invocations", json={"dataframe_records": [case]}
-        ).json()
-        peer_probability = peer_answer["predictions"][0][1]
-        print(f"same case: redflag p={ours_probability:.6f}, mlflow p={peer_probability:.6f}")
 
-        def ours_one(client: httpx.Client) -> httpx.Response:
-            return client.post(ours_url + "/v1/predict", json=case)
+def compare_one_case(ours_url: str, peer_url: str) -> None:
+    """Print both servers' probability for the same case: they serve the same model."""
+    case = METASTASIS_SUSPECTED
+    ours_probability = httpx.post(ours_url + "/v1/predict", json=case).json()["probability"]
+    peer_answer = httpx.post(peer_url + "/invocations", json={"dataframe_records": [case]}).json()
+    peer_probability = peer_answer["predictions"][0][1]
+    print(f"same case: redflag p={ours_probability:.6f}, mlflow p={peer_probability:.6f}")
 
-        def peer_one(client: httpx.Client) -> httpx.Response:
-            return client.post(peer_url + "/invocations", json={"dataframe_records": [case]})
 
-        batch = {"cases": [case] * 1000}
+def measure_all(ours_url: str, peer_url: str, n: int, k: int, batches: int) -> list[Result]:
+    """One-case requests sequentially and from `k` threads, then 1000-case batches, on both."""
+    case = METASTASIS_SUSPECTED
 
-        def ours_batch(client: httpx.Client) -> httpx.Response:
-            return client.post(ours_url + "/v1/predict/batch", json=batch)
+    def ours_one(client: httpx.Client) -> httpx.Response:
+        return client.post(ours_url + "/v1/predict", json=case)
 
-        peer_rows = {"dataframe_records": batch["cases"]}
+    def peer_one(client: httpx.Client) -> httpx.Response:
+        return client.post(peer_url + "/invocations", json={"dataframe_records": [case]})
 
-        def peer_batch(client: httpx.Client) -> httpx.Response:
-            return client.post(peer_url + "/invocations", json=peer_rows)
+    batch = {"cases": [case] * 1000}
 
-        n, k = args.requests, args.threads
-        results = [
-            measure("redflag /v1/predict, sequential", ours_one, n, 1),
-            measure("mlflow /invocations, sequential", peer_one, n, 1),
-            measure(f"redflag /v1/predict, {k} threads", ours_one, n, k),
-            measure(f"mlflow /invocations, {k} threads", peer_one, n, k),
-            measure("redflag /v1/predict/batch 1000 cases", ours_batch, args.batches, 1),
-            measure("mlflow /invocations 1000 rows", peer_batch, args.batches, 1),
-        ]
-    finally:
-        for process in processes:
-            stop(process)
-        shutil.rmtree(home, ignore_errors=True)  # the temporary store this run created
+    def ours_batch(client: httpx.Client) -> httpx.Response:
+        return client.post(ours_url + "/v1/predict/batch", json=batch)
 
+    peer_rows = {"dataframe_records": batch["cases"]}
+
+    def peer_batch(client: httpx.Client) -> httpx.Response:
+        return client.post(peer_url + "/invocations", json=peer_rows)
+
+    return [
+        measure("redflag /v1/predict, sequential", ours_one, n, 1),
+        measure("mlflow /invocations, sequential", peer_one, n, 1),
+        measure(f"redflag /v1/predict, {k} threads", ours_one, n, k),
+        measure(f"mlflow /invocations, {k} threads", peer_one, n, k),
+        measure("redflag /v1/predict/batch 1000 cases", ours_batch, batches, 1),
+        measure("mlflow /invocations 1000 rows", peer_batch, batches, 1),
+    ]
+
+
+def print_results(results: list[Result], k: int) -> None:
     print()
     for result in results:
         print(result.line())
@@ -261,14 +297,17 @@ def main() -> None:
     print(f"  1000-case batch {peer_big.p50_ms / big.p50_ms:5.2f}x (p50 time per batch, inverted)")
     print("redflag answers with the full explanation, urgent flag and risk band; mlflow with the")
     print("probability only.")
-    args.out.mkdir(parents=True, exist_ok=True)
+
+
+def write_results(results: list[Result], out: Path, n: int, k: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     report: dict[str, Any] = {
         "results": [asdict(r) | {"per_second": r.per_second} for r in results],
         "requests": n,
         "threads": k,
     }
-    (args.out / f"serving-{stamp}.json").write_text(json.dumps(report, indent=2))
+    (out / f"serving-{stamp}.json").write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ a latent logistic score `b_side + eta`: `eta` carries the clinical structure (wh
 earlier findings raise the flag), and the intercepts `b_malignant`, `b_other` are solved once, on a
 large reference sample with the primary-care mix of causes, so that the flag's rate among
 malignant cases is the target sensitivity and among the others one minus the target specificity
-(`training.cohort.targets`). Where a published figure says how two findings travel together among the
-cancers (a known cancer in 77% of cord compressions, thoracic level in 70%: `SHARE_TARGETS`), the
-malignant side gets a third intercept for that subgroup, solved to the share, while the rest of the
-malignant side keeps the flag's sensitivity on target. Other settings reuse the same per-cause
-model with their own mix of causes.
+(`training.cohort.targets`). Where a published figure says how two findings travel together
+among the cancers (a known cancer in 77% of cord compressions, thoracic level in 70%:
+`SHARE_TARGETS`), the malignant side gets a third intercept for that subgroup, solved to the share,
+while the rest of the malignant side keeps the flag's sensitivity on target. Other settings reuse
+the same per-cause model with their own mix of causes.
 """
 
 from __future__ import annotations
@@ -256,6 +256,31 @@ def _pick(
     return codes[rng.choice(len(codes), size=n, p=probs / probs.sum())]
 
 
+@dataclass(frozen=True)
+class _Person:
+    """Who the case is: drawn first, and shifting the odds of many later findings."""
+
+    primary: IntArray  # primary site of a metastasis (a `cancer_type` code), -1 otherwise
+    female: BoolArray
+    age: IntArray
+    young_malignant: BoolArray
+    from_50: FloatArray
+    older_other: FloatArray  # age raises flags without cancer
+
+
+@dataclass(frozen=True)
+class _Cancer:
+    """The findings of the cancer block that later blocks depend on."""
+
+    deficit: BoolArray
+    cord_compression: BoolArray
+    history: BoolArray
+    weight_loss: BoolArray
+    # Young malignant cases with neither a known cancer nor weight loss: the Deyo rule's blind
+    # spot, which the later flags cover.
+    undeclared: BoolArray
+
+
 @dataclass
 class _Cohort:
     """The draws of one cohort, in causal order; `solving` fills `intercepts` as it goes."""
@@ -331,24 +356,56 @@ class _Cohort:
         return self.rng.random(self.n) < p
 
     def draw(self) -> None:
-        """Draw every field, cause first."""
-        rng, n, malignant = self.rng, self.n, self.malignant
-        metastasis = self.is_dx("metastasis")
-        primary = np.where(metastasis, _pick(rng, _PRIMARY_MIX, _CANCER, n), -1)
-        lung_primary = primary == _CT["lung"]
+        """Draw every field, cause first.
+
+        Every block draws from the one seeded generator, so their order (and the order of the
+        draws within each) fixes the published cohorts and the solved intercepts: keep it.
+        """
+        person = self._demographics()
+        cancer = self._cancer_and_cord_compression(person)
+        long_pain, failed = self._pain_duration(person, cancer)
+        progressive, night = self._pain_pattern(cancer, long_pain, failed)
+        self._location(cancer.cord_compression)
+        self._neurological_findings(cancer)
+        self._systemic_signs(cancer)
+        self._smoking(person)
+        self._family_history(person)
+        self._labs(person)
+        self._cancer_history(person, cancer.history)
+        self._weight(person, cancer.weight_loss)
+        self._pain_score(cancer, progressive, night)
+        self.latent.update(
+            cord_compression=cancer.cord_compression,
+            neuro_deficit=cancer.deficit,
+            primary=person.primary,
+        )
+
+    def _demographics(self) -> _Person:
+        """The primary site of a metastasis, then sex and age."""
+        primary = np.where(
+            self.is_dx("metastasis"), _pick(self.rng, _PRIMARY_MIX, _CANCER, self.n), -1
+        )
         p_female = self.by_dx(_CAUSE_RATE["female"])
         p_female = np.where(primary == _CT["breast"], 1.0, p_female)
         female = self.chance(np.where(primary == _CT["prostate"], 0.0, p_female))
-
-        age_score = self.score("age_50_or_over", np.zeros(n))
+        age_score = self.score("age_50_or_over", np.zeros(self.n))
         age = np.floor(18 + 92 * _sigmoid(_AGE_SLOPE * age_score + _AGE_OFFSET)).astype(np.int64)
-        young_malignant = malignant & (age < 50)
+        self.values.update(age=age, sex=np.where(female, 0, 1))
         from_50 = (age - 50).astype(np.float64)
-        older_other = np.where(malignant, 0.0, 0.02 * from_50)  # age raises flags without cancer
+        return _Person(
+            primary=primary,
+            female=female,
+            age=age,
+            young_malignant=self.malignant & (age < 50),
+            from_50=from_50,
+            older_other=np.where(self.malignant, 0.0, 0.02 * from_50),
+        )
 
+    def _cancer_and_cord_compression(self, person: _Person) -> _Cancer:
+        """Neurological deficit (cord compression where malignant), known cancer, weight loss."""
         deficit = self.flag("any_neuro_deficit")
-        cord_compression = malignant & deficit
-
+        cord_compression = self.malignant & deficit
+        young_malignant, older_other = person.young_malignant, person.older_other
         # The Deyo rule misses almost no cancer: a malignancy under 50 nearly always shows one of
         # the other three flags, so their odds rise together in young malignant cases lacking one.
         # Cord compression is mostly a late event of a known cancer: only 23% present without one.
@@ -356,39 +413,78 @@ class _Cohort:
             "history_of_cancer", 1.5 * older_other + 2.0 * young_malignant, cord_compression
         )
         if self.setting == "oncology":
-            history = np.ones(n, dtype=bool)
+            # Still drawn above: skipping the draw would change every later one in this setting.
+            history = np.ones(self.n, dtype=bool)
         weight_loss = self.flag(
             "unexplained_weight_loss", older_other + 2.5 * (young_malignant & ~history)
         )
-        undeclared = young_malignant & ~history & ~weight_loss
-        duration_score = self.score("duration_over_4_weeks", 0.3 * weight_loss + 2.0 * undeclared)
+        self.values.update(history_of_cancer=history)
+        return _Cancer(
+            deficit=deficit,
+            cord_compression=cord_compression,
+            history=history,
+            weight_loss=weight_loss,
+            undeclared=young_malignant & ~history & ~weight_loss,
+        )
+
+    def _pain_duration(self, person: _Person, cancer: _Cancer) -> tuple[BoolArray, BoolArray]:
+        """Duration of the pain and failed conservative treatment; (over 4 weeks, failed)."""
+        undeclared = cancer.undeclared
+        duration_score = self.score(
+            "duration_over_4_weeks", 0.3 * cancer.weight_loss + 2.0 * undeclared
+        )
         weeks = np.minimum(4 * np.exp(_DURATION_SLOPE * duration_score), 520)
         duration = np.ceil(10 * weeks) / 10  # ceil keeps "> 4 weeks" exactly "score > 0"
         long_pain = duration > 4
         # "Failed conservative treatment" means no improvement after 4 weeks: only in longer pain.
         failed = self.flag(
             "failed_conservative_treatment",
-            np.where(long_pain, older_other + 3.0 * undeclared, -40.0),
+            np.where(long_pain, person.older_other + 3.0 * undeclared, -40.0),
         )
+        self.values.update(pain_duration_weeks=duration, failed_conservative_treatment=failed)
+        return long_pain, failed
 
+    def _pain_pattern(
+        self, cancer: _Cancer, long_pain: BoolArray, failed: BoolArray
+    ) -> tuple[BoolArray, BoolArray]:
+        """Trajectory, constancy, rest, night and lying down; (progressive, night pain)."""
+        cord_compression = cancer.cord_compression
         progressive = self.flag(
             "progressive_pain", 0.8 * long_pain + 0.5 * failed + 1.0 * cord_compression
         )
-        pattern = rng.random(n)
+        pattern = self.rng.random(self.n)
         constant = progressive & ((pattern < 0.35) | (pattern >= 0.60))
         worsening = progressive & (pattern >= 0.35)
         improving = ~progressive & self.chance(self.by_dx(_CAUSE_RATE["improving"]))
-        trajectory = np.where(worsening, 2, np.where(improving, 0, 1))
-
         no_relief = self.flag("no_relief_with_rest", 1.0 * progressive)
         night = self.flag("night_pain", 0.5 * cord_compression + 0.6 * progressive)
         fracture = self.is_dx("fracture")
-        lying = self.chance(_sigmoid(-1.8 + 1.5 * night + 0.8 * malignant + 0.5 * fracture))
+        lying = self.chance(_sigmoid(-1.8 + 1.5 * night + 0.8 * self.malignant + 0.5 * fracture))
+        self.values.update(
+            pain_trajectory=np.where(worsening, 2, np.where(improving, 0, 1)),
+            constant_pain=constant,
+            night_pain=night,
+            pain_worse_lying_down=lying,
+            no_relief_with_rest=no_relief,
+        )
+        return progressive, night
 
+    def _location(self, cord_compression: BoolArray) -> None:
+        """Pain region codes: thoracic as a calibrated flag, the rest split by cause."""
         # Cord compression is mostly thoracic (70%), then lumbar (20%) and cervical (10%).
         thoracic = self.flag("thoracic_pain", subgroup=cord_compression)
-        region = self._region(thoracic, cord_compression)
+        regions = ENUM_VALUES["pain_region"]
+        other = _pick(self.rng, {"cervical": 0.12, "lumbar": 0.80, "sacral": 0.08}, regions, self.n)
+        disc = _pick(self.rng, {"cervical": 0.12, "lumbar": 0.85, "sacral": 0.03}, regions, self.n)
+        cord = _pick(self.rng, {"cervical": 1 / 3, "lumbar": 2 / 3}, regions, self.n)
+        region = np.where(
+            cord_compression, cord, np.where(self.is_dx("disc_herniation"), disc, other)
+        )
+        self.values.update(pain_region=np.where(thoracic, regions.index("thoracic"), region))
 
+    def _neurological_findings(self, cancer: _Cancer) -> None:
+        """Weakness, sensory loss, gait, numbness and sphincter disturbance."""
+        deficit, cord_compression = cancer.deficit, cancer.cord_compression
         disc = self.is_dx("disc_herniation")
         # A compressed cord brings weakness, sensory loss and gait difficulty together.
         weakness = deficit & self.chance(
@@ -398,20 +494,43 @@ class _Cohort:
             np.where(cord_compression, 0.75, np.where(disc, 0.55, 0.45))
         )
         gait = deficit & self.chance(np.where(cord_compression, 0.70, np.where(disc, 0.15, 0.35)))
+        # A deficit must show as at least one finding.
         weakness |= deficit & ~sensory & ~gait
         numbness = self.chance(
             np.where(deficit, np.where(disc, 0.9, 0.55), np.where(disc, 0.45, 0.08))
         )
         sphincter = self.flag("bowel_bladder_dysfunction", 4.0 * deficit + 0.5 * disc)
+        self.values.update(
+            numbness_tingling=numbness,
+            limb_weakness=weakness,
+            sensory_loss=sensory,
+            gait_difficulty=gait,
+            bowel_bladder_dysfunction=sphincter,
+        )
 
-        fatigue = self.flag("fatigue", 2.0 * weight_loss)
-        immunosuppressed = self.chance(self.by_dx(_CAUSE_RATE["immunosuppressed"]) + 0.12 * history)
+    def _systemic_signs(self, cancer: _Cancer) -> None:
+        """Fatigue, immunosuppression, fever, steroids and recent trauma."""
+        fatigue = self.flag("fatigue", 2.0 * cancer.weight_loss)
+        immunosuppressed = self.chance(
+            self.by_dx(_CAUSE_RATE["immunosuppressed"]) + 0.12 * cancer.history
+        )
         fever = self.flag("fever", 0.5 * immunosuppressed)
         steroids = self.chance(self.by_dx(_CAUSE_RATE["steroid_use"]) + 0.04 * immunosuppressed)
         trauma = self.chance(self.by_dx(_CAUSE_RATE["recent_trauma"]))
+        self.values.update(
+            fatigue=fatigue,
+            immunosuppressed=immunosuppressed,
+            fever=fever,
+            steroid_use=steroids,
+            recent_trauma=trauma,
+        )
 
+    def _smoking(self, person: _Person) -> None:
+        """Smoking status and pack-years."""
+        rng, n, from_50 = self.rng, self.n, person.from_50
         # Smoking is drawn after the primary, so lung primaries concentrate among smokers.
-        kidney_primary = primary == _CT["kidney"]
+        lung_primary = person.primary == _CT["lung"]
+        kidney_primary = person.primary == _CT["kidney"]
         current = self.flag(
             "current_smoker", 2.5 * lung_primary + 0.5 * kidney_primary - 0.015 * from_50
         )
@@ -419,66 +538,61 @@ class _Cohort:
         smoking = np.where(current, 2, np.where(former, 1, 0))
         packs_per_day = rng.gamma(2.0, 0.35, n) * np.where(lung_primary, 1.5, 1.0)
         share_smoked = np.where(current, rng.uniform(0.6, 1.0, n), rng.uniform(0.15, 0.6, n))
-        pack_years = np.round(np.minimum(packs_per_day * (age - 16) * share_smoked, 200), 1)
-        pack_years = np.where(smoking == 0, 0.0, pack_years)
-
-        family = self.flag("family_history_of_cancer", 0.5 * young_malignant)
-        esr_score = self.score("esr_20_or_more", 0.02 * from_50)
-        esr = np.clip(np.floor(20 * np.exp(_ESR_SLOPE * np.minimum(esr_score, 20))), 0, 200)
-
-        cancer_type, years_since = self._cancer_history(history, primary, female, age)
-        weight = np.clip(np.where(female, rng.normal(70, 14, n), rng.normal(84, 15, n)), 40, 180)
-        loss_kg = rng.gamma(2.0, np.where(malignant, 3.5, 2.0)) + 0.5
-        loss = np.where(weight_loss, np.round(np.minimum(loss_kg, 0.3 * weight), 1), 0.0)
-        mean_score = (
-            self.by_dx(_PAIN_SCORE_MEAN) + 0.5 * progressive + 0.5 * cord_compression + 0.3 * night
-        )
-        pain_score = np.clip(np.round(rng.normal(mean_score, 1.8)), 0, 10).astype(np.int64)
-
+        pack_years = np.round(np.minimum(packs_per_day * (person.age - 16) * share_smoked, 200), 1)
         self.values.update(
-            age=age, sex=np.where(female, 0, 1), pain_duration_weeks=duration,
-            pain_trajectory=trajectory, constant_pain=constant, night_pain=night,
-            pain_worse_lying_down=lying, no_relief_with_rest=no_relief,
-            failed_conservative_treatment=failed, pain_region=region, pain_score=pain_score,
-            numbness_tingling=numbness, limb_weakness=weakness, sensory_loss=sensory,
-            gait_difficulty=gait, bowel_bladder_dysfunction=sphincter,
-            weight_kg=np.round(weight, 1), unexplained_weight_loss_kg=loss, fatigue=fatigue,
-            fever=fever, history_of_cancer=history, cancer_type=cancer_type,
-            years_since_cancer_diagnosis=years_since, smoking_status=smoking,
-            pack_years=pack_years, family_history_of_cancer=family, recent_trauma=trauma,
-            steroid_use=steroids, immunosuppressed=immunosuppressed, esr_mm_per_h=esr,
-        )  # fmt: skip
-        self.latent.update(
-            cord_compression=cord_compression, neuro_deficit=deficit, primary=primary
+            smoking_status=smoking, pack_years=np.where(smoking == 0, 0.0, pack_years)
         )
 
-    def _region(self, thoracic: BoolArray, cord_compression: BoolArray) -> IntArray:
-        """Pain region codes: thoracic as drawn, the rest split by cause."""
-        regions = ENUM_VALUES["pain_region"]
-        other = _pick(self.rng, {"cervical": 0.12, "lumbar": 0.80, "sacral": 0.08}, regions, self.n)
-        disc = _pick(self.rng, {"cervical": 0.12, "lumbar": 0.85, "sacral": 0.03}, regions, self.n)
-        cord = _pick(self.rng, {"cervical": 1 / 3, "lumbar": 2 / 3}, regions, self.n)
-        region = np.where(
-            cord_compression, cord, np.where(self.is_dx("disc_herniation"), disc, other)
-        )
-        return np.where(thoracic, regions.index("thoracic"), region)
+    def _family_history(self, person: _Person) -> None:
+        family = self.flag("family_history_of_cancer", 0.5 * person.young_malignant)
+        self.values.update(family_history_of_cancer=family)
 
-    def _cancer_history(
-        self, history: BoolArray, primary: IntArray, female: BoolArray, age: IntArray
-    ) -> tuple[IntArray, FloatArray]:
+    def _labs(self, person: _Person) -> None:
+        """ESR, as a calibrated score mapped onto mm/h (20 mm/h where the score is 0)."""
+        esr_score = self.score("esr_20_or_more", 0.02 * person.from_50)
+        esr = np.clip(np.floor(20 * np.exp(_ESR_SLOPE * np.minimum(esr_score, 20))), 0, 200)
+        self.values.update(esr_mm_per_h=esr)
+
+    def _cancer_history(self, person: _Person, history: BoolArray) -> None:
         """Cancer type and years since diagnosis where there is a history, else -1 and NaN."""
         rng, n = self.rng, self.n
-        survivor = np.where(female, _pick(rng, _SURVIVOR_MIX["female"], _CANCER, n),
+        survivor = np.where(person.female, _pick(rng, _SURVIVOR_MIX["female"], _CANCER, n),
                             _pick(rng, _SURVIVOR_MIX["male"], _CANCER, n))  # fmt: skip
         # A known myeloma (or its precursor) often precedes spinal myeloma.
         myeloma_known = self.is_dx("myeloma") & self.chance(0.5)
+        primary = person.primary
         kind = np.where(primary >= 0, primary, np.where(myeloma_known, _CT["myeloma"], survivor))
         mean_years = np.where(self.is_dx("metastasis"), 3.0,
                               np.where(self.malignant, 6.0, 8.0))  # fmt: skip
         years = (
-            np.floor(10 * np.minimum(rng.exponential(mean_years), np.minimum(80, age - 18))) / 10
+            np.floor(10 * np.minimum(rng.exponential(mean_years), np.minimum(80, person.age - 18)))
+            / 10
         )
-        return np.where(history, kind, -1), np.where(history, years, np.nan)
+        self.values.update(
+            cancer_type=np.where(history, kind, -1),
+            years_since_cancer_diagnosis=np.where(history, years, np.nan),
+        )
+
+    def _weight(self, person: _Person, weight_loss: BoolArray) -> None:
+        """Body weight and, where there is unexplained weight loss, how much."""
+        rng, n = self.rng, self.n
+        weight = np.clip(
+            np.where(person.female, rng.normal(70, 14, n), rng.normal(84, 15, n)), 40, 180
+        )
+        loss_kg = rng.gamma(2.0, np.where(self.malignant, 3.5, 2.0)) + 0.5
+        loss = np.where(weight_loss, np.round(np.minimum(loss_kg, 0.3 * weight), 1), 0.0)
+        self.values.update(weight_kg=np.round(weight, 1), unexplained_weight_loss_kg=loss)
+
+    def _pain_score(self, cancer: _Cancer, progressive: BoolArray, night: BoolArray) -> None:
+        """Pain score 0-10; drawn last (not with the pain course) as the seeded stream requires."""
+        mean_score = (
+            self.by_dx(_PAIN_SCORE_MEAN)
+            + 0.5 * progressive
+            + 0.5 * cancer.cord_compression
+            + 0.3 * night
+        )
+        pain_score = np.clip(np.round(self.rng.normal(mean_score, 1.8)), 0, 10).astype(np.int64)
+        self.values.update(pain_score=pain_score)
 
     def hide_unrecorded(self, rates: dict[str, float]) -> None:
         """Mark fields not recorded, completely at random at each field's rate."""

@@ -83,34 +83,57 @@ def cohort_section(cases: pd.DataFrame, setting: str | None) -> str:
 
 def render_model_card(inputs: CardInputs) -> str:
     """The markdown model card of one run."""
-    m = inputs.evaluation.metrics
-    t = inputs.evaluation.threshold
-    data = "simulated" if inputs.simulated else "user-supplied file"
-    sizes = ", ".join(f"{name} {n:,}" for name, n in inputs.split_sizes.items())
-    out = [
+    # Each section is a list of lines ending in a blank one, so that joining them all once gives
+    # the card; the training-data section ends in the cohort report, which brings its own newline.
+    return "\n".join(
+        [
+            *_title(inputs),
+            *_intended_use_section(),
+            *_model_section(inputs),
+            *_training_data_section(inputs),
+            *_performance_section(inputs.evaluation),
+            *_subgroups_section(inputs.evaluation),
+            *_limitations_section(),
+            *_not_a_medical_device_section(),
+        ]
+    )
+
+
+def _title(inputs: CardInputs) -> list[str]:
+    return [
         f"# Model card: redflag spinal-malignancy risk ({inputs.model})",
         "",
         f"Run `{inputs.run_id}`; git commit `{inputs.tags.get('git_commit', 'unknown')}`; "
         f"data digest `{inputs.tags.get('data_digest', 'unknown')}`.",
         "",
-        "## Intended use",
-        "",
-        INTENDED_USE,
-        "",
-        f"**{NOT_A_MEDICAL_DEVICE}**",
-        "",
+    ]
+
+
+def _intended_use_section() -> list[str]:
+    return ["## Intended use", "", INTENDED_USE, "", f"**{NOT_A_MEDICAL_DEVICE}**", ""]
+
+
+def _model_section(inputs: CardInputs) -> list[str]:
+    # The model, the data and its seed are reported in the title and under training data.
+    params = ", ".join(
+        f"`{k}`={v}"
+        for k, v in inputs.params.items()
+        if k not in ("data", "data_digest", "model", "n_cases", "seed", "setting")
+    )
+    return [
         "## Model",
         "",
         MODEL_DESCRIPTIONS.get(inputs.model, inputs.model),
         "",
-        "Parameters: "
-        + ", ".join(
-            f"`{k}`={v}"
-            for k, v in inputs.params.items()
-            if k not in ("data", "data_digest", "model", "n_cases", "seed", "setting")
-        )
-        + ".",
+        "Parameters: " + params + ".",
         "",
+    ]
+
+
+def _training_data_section(inputs: CardInputs) -> list[str]:
+    data = "simulated" if inputs.simulated else "user-supplied file"
+    sizes = ", ".join(f"{name} {n:,}" for name, n in inputs.split_sizes.items())
+    return [
         "## Training data",
         "",
         (SIMULATED_DATA_WARNING if inputs.simulated else "Cases from a user-supplied file.")
@@ -118,6 +141,12 @@ def render_model_card(inputs: CardInputs) -> str:
         f"{inputs.params.get('seed', 'n/a')}. Stratified split 60/20/20: {sizes}.",
         "",
         cohort_section(inputs.cases, inputs.setting),
+    ]
+
+
+def _performance_section(evaluation: Evaluation) -> list[str]:
+    m, t = evaluation.metrics, evaluation.threshold
+    return [
         "## Performance on the held-out test split",
         "",
         "| metric | value |",
@@ -144,25 +173,29 @@ def render_model_card(inputs: CardInputs) -> str:
         "curve (`plots/decision_curve.png`, `evaluation.json`) gives net benefit across thresholds "
         "against treat-all and treat-none.",
         "",
+    ]
+
+
+def _subgroups_section(evaluation: Evaluation) -> list[str]:
+    return [
         "## Subgroups",
         "",
         "| variable | group | n | positive | AUROC | calibration intercept | calibration slope "
         "| note |",
         "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in inputs.evaluation.subgroups:
-        out.append(
+        *(
             f"| {row['variable']} | {row['group']} | {row['n']:,} | {row['n_positive']:,} | "
             f"{_fmt(row['auroc'])} | {_fmt(row['calibration_intercept'])} | "
             f"{_fmt(row['calibration_slope'])} | {row['skipped'] or ''} |"
-        )
-    out += ["", "## Limitations", ""]
-    out += [f"- {item}" for item in LIMITATIONS]
-    out += [
-        "",
-        "## Not a medical device",
-        "",
-        NOT_A_MEDICAL_DEVICE,
+            for row in evaluation.subgroups
+        ),
         "",
     ]
-    return "\n".join(out)
+
+
+def _limitations_section() -> list[str]:
+    return ["## Limitations", "", *(f"- {item}" for item in LIMITATIONS), ""]
+
+
+def _not_a_medical_device_section() -> list[str]:
+    return ["## Not a medical device", "", NOT_A_MEDICAL_DEVICE, ""]
