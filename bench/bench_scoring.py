@@ -37,10 +37,10 @@ def main() -> None:
     import mlflow
     import shap
 
-    from training.data import validate_case_frame
-    from training.fit import TrainOptions, train
     from training.batch import ScoreOptions, score_frame
     from training.cohort.simulate import simulate_cohort
+    from training.data import validate_case_frame
+    from training.run import TrainOptions, train
 
     result = train(TrainOptions(n_cases=100_000, seed=1, setting="emergency"))
     pipeline = mlflow.sklearn.load_model(result.model_uri)

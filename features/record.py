@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
+import numpy as np
+import numpy.typing as npt
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
@@ -80,31 +84,91 @@ class CaseRecord(BaseModel):
         return self
 
 
-def consistency_problems(case: dict[str, Any]) -> list[str]:
-    """Cross-field contradictions in one case, each naming the field (API and loaders)."""
-    problems = []
-    for name in ("cancer_type", "years_since_cancer_diagnosis"):
-        if _present(case.get(name)) and case.get("history_of_cancer") is not True:
-            problems.append(f"{name}: given, but history_of_cancer is not true")
-    weight, loss = case.get("weight_kg"), case.get("unexplained_weight_loss_kg")
-    if weight is not None and loss is not None and _present(weight) and loss >= weight:
-        problems.append("unexplained_weight_loss_kg: must be less than weight_kg")
-    pack_years = case.get("pack_years")
-    if (
-        pack_years is not None
-        and _present(pack_years)
-        and pack_years > 0
-        and case.get("smoking_status") == "never"
-    ):
-        problems.append("pack_years: must be 0 when smoking_status is 'never'")
-    years, age = case.get("years_since_cancer_diagnosis"), case.get("age")
-    if years is not None and age is not None and _present(years) and years > age:
-        problems.append("years_since_cancer_diagnosis: greater than age")
-    return problems
+# A case's fields as arrays: bools and numbers as float (NaN: not recorded), enums as objects.
+CaseArrays = Mapping[str, npt.NDArray[Any]]
 
 
-def _present(value: Any) -> bool:
-    return value is not None and value == value  # NaN is "not recorded" too
+@dataclass(frozen=True)
+class ConsistencyRule:
+    """A contradiction between fields of a case, reported on ``field``.
+
+    ``violated`` works on whole columns, so the API (one case) and the file loaders (every row at
+    once) apply the same rule; ``in_rows`` is how a file's rows are described where it reads
+    better than ``reason``.
+    """
+
+    field: str
+    reason: str
+    violated: Callable[[CaseArrays], npt.NDArray[np.bool_]]
+    in_rows: str = ""
+
+    @property
+    def rows_reason(self) -> str:
+        """The reason as said of the rows of a file."""
+        return self.in_rows or self.reason
+
+
+def _given(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    if values.dtype == object:
+        return np.asarray([v is not None for v in values], dtype=np.bool_)
+    return np.asarray(~np.isnan(values), dtype=np.bool_)
+
+
+def _without_history(c: CaseArrays, name: str) -> npt.NDArray[np.bool_]:
+    return _given(c[name]) & np.asarray(c["history_of_cancer"] != 1.0, dtype=np.bool_)
+
+
+def _above(left: npt.NDArray[Any], right: Any, or_equal: bool = False) -> npt.NDArray[np.bool_]:
+    with np.errstate(invalid="ignore"):  # NaN (not recorded) compares false: no contradiction
+        return np.asarray(left >= right if or_equal else left > right, dtype=np.bool_)
+
+
+CONSISTENCY_RULES: tuple[ConsistencyRule, ...] = (
+    ConsistencyRule(
+        "cancer_type",
+        "given, but history_of_cancer is not true",
+        lambda c: _without_history(c, "cancer_type"),
+    ),
+    ConsistencyRule(
+        "years_since_cancer_diagnosis",
+        "given, but history_of_cancer is not true",
+        lambda c: _without_history(c, "years_since_cancer_diagnosis"),
+    ),
+    ConsistencyRule(
+        "unexplained_weight_loss_kg",
+        "must be less than weight_kg",
+        lambda c: _above(c["unexplained_weight_loss_kg"], c["weight_kg"], or_equal=True),
+        in_rows="not less than weight_kg",
+    ),
+    ConsistencyRule(
+        "pack_years",
+        "must be 0 when smoking_status is 'never'",
+        lambda c: (c["smoking_status"] == "never") & _above(c["pack_years"], 0.0),
+    ),
+    ConsistencyRule(
+        "years_since_cancer_diagnosis",
+        "greater than age",
+        lambda c: _above(c["years_since_cancer_diagnosis"], c["age"]),
+    ),
+)
+_RULE_FIELDS = frozenset(
+    {"history_of_cancer", "age", "weight_kg", "smoking_status"}
+    | {rule.field for rule in CONSISTENCY_RULES}
+)
+
+
+def consistency_problems(case: Mapping[str, Any]) -> list[str]:
+    """Cross-field contradictions in one case, each "field: reason" (API and loaders)."""
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    for name in _RULE_FIELDS:
+        value = case.get(name)
+        if FIELD_KINDS[name] == "enum":
+            arrays[name] = np.array([value], dtype=object)
+        else:
+            arrays[name] = np.array([np.nan if value is None else float(value)])
+    return [
+        f"{rule.field}: {rule.reason}" for rule in CONSISTENCY_RULES if rule.violated(arrays)[0]
+    ]
 
 
 # The field kinds below are read from CaseRecord itself, so the class stays the one source of truth.

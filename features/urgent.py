@@ -68,7 +68,7 @@ def urgent_rules_fired(cases: CaseInput) -> BoolArray:
 
 
 def fired_reasons(fired: BoolArray) -> list[tuple[str, ...]]:
-    """The reason of every rule that fired, per row of ``urgent_rules_fired`` (empty: not urgent)."""
+    """Reasons of the rules that fired, per row of ``urgent_rules_fired`` (empty: not urgent)."""
     return [
         tuple(rule.reason for rule, hit in zip(RULES, row, strict=True) if hit)
         for row in fired.tolist()

@@ -29,7 +29,7 @@ def fail(message: str) -> typer.Exit:
 
 
 def quiet_mlflow() -> None:
-    """Silence MLflow's own warnings (pickle advice, registration chatter): they drown the output."""
+    """Silence MLflow's own warnings (pickle advice, registration chatter): they drown output."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     warnings.filterwarnings("ignore", module="mlflow")
     for name in ("mlflow", "alembic"):

@@ -11,7 +11,7 @@ import pytest
 from features.loader import LoadedModel, load_model
 from features.store import tracking_uri
 from training.cohort.simulate import simulate_cohort
-from training.fit import TrainOptions, TrainResult, train
+from training.run import TrainOptions, TrainResult, train
 
 
 @dataclass(frozen=True)

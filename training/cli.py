@@ -44,24 +44,22 @@ class _OneLineErrors(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except _UsageError as error:
+        except typer.TyperException as error:  # Typer's usage errors, bad values and options
             raise fail(_usage_message(error)) from None
-
-
-_UsageError = typer.BadParameter.__mro__[1]  # Typer's (vendored) click.UsageError
 
 
 def _usage_message(error: Any) -> str:
     param = getattr(error, "param", None)
+    message = str(getattr(error, "message", error))
     if param is None:
-        return str(error.message)
+        return message
     name = param.opts[0] if param.opts else param.name
     described = getattr(param, "type_descriptor", None)
     if described is not None and described.is_choice and described.choices:
         known = ", ".join(str(choice) for choice in described.choices)
-        given = re.search(r"'(.*?)' is not one of", str(error.message))
+        given = re.search(r"'(.*?)' is not one of", message)
         return f"{name} must be one of {known}, got '{given[1] if given else '?'}'"
-    return f"{name}: {error.message}"
+    return f"{name}: {message}"
 
 
 app = typer.Typer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.record import (
+    CONSISTENCY_RULES,
     DIAGNOSES,
     DIAGNOSIS,
     ENUM_VALUES,
@@ -249,22 +251,10 @@ class _Checker:
         return enum_column(np.asarray(codes, dtype=np.int64), tuple(allowed))
 
     def consistency(self, columns: dict[str, pd.Series]) -> None:
-        """The cross-field checks of `features.record.consistency_problems`, on whole columns."""
-        history_true = columns["history_of_cancer"].fillna(False).to_numpy(dtype=bool)
-        for name in ("cancer_type", "years_since_cancer_diagnosis"):
-            given = columns[name].notna().to_numpy()
-            self.fail(name, given & ~history_true, "given, but history_of_cancer is not true")
-        weight = columns["weight_kg"].to_numpy(dtype=np.float64)
-        loss = columns["unexplained_weight_loss_kg"].to_numpy(dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            self.fail("unexplained_weight_loss_kg", loss >= weight, "not less than weight_kg")
-            never = (columns["smoking_status"] == "never").fillna(False).to_numpy(dtype=bool)
-            pack_years = columns["pack_years"].to_numpy(dtype=np.float64)
-            self.fail("pack_years", never & (pack_years > 0),
-                      "must be 0 when smoking_status is 'never'")  # fmt: skip
-            years = columns["years_since_cancer_diagnosis"].to_numpy(dtype=np.float64)
-            age = columns["age"].to_numpy(dtype=np.float64, na_value=np.nan)
-            self.fail("years_since_cancer_diagnosis", years > age, "greater than age")
+        """The record's consistency rules (`features.record.CONSISTENCY_RULES`) on every row."""
+        arrays = {name: _as_array(name, columns[name]) for name in columns}
+        for rule in CONSISTENCY_RULES:
+            self.fail(rule.field, rule.violated(arrays), rule.rows_reason)
 
     def label(self, label: str) -> pd.Series:
         series = self.raw[label]
@@ -320,6 +310,13 @@ def _absent(name: str, n: int) -> pd.Series:
     if kind == "float":
         return float_column(np.zeros(n), missing)
     return enum_column(np.full(n, -1, dtype=np.int64), ENUM_VALUES[name])
+
+
+def _as_array(name: str, column: pd.Series) -> npt.NDArray[Any]:
+    """A checked column as the rules read it: enums as objects (None: missing), others float."""
+    if FIELD_KINDS[name] == "enum":
+        return np.asarray(column.astype(object).where(column.notna(), None), dtype=object)
+    return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def _text(series: pd.Series) -> pd.Series:

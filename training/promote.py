@@ -1,7 +1,7 @@
 """Move the ``champion`` alias, behind a gate that compares candidate and champion on fresh cases.
 
-The gate evaluates both models on one freshly simulated cohort (``training.evaluation.compare``), in the
-champion's training setting (the candidate must do well where the champion is used), and refuses
+The gate evaluates both models on one freshly simulated cohort (``training.evaluation.compare``), in
+the champion's training setting (the candidate must do well where the champion is used), and refuses
 a candidate whose AUROC is lower than the champion's by more than ``auroc_tolerance``, or whose
 calibration is worse by more than ``calibration_tolerance`` — |slope − 1| or |intercept| (in the
 large) larger than the champion's by that much — unless forced. The previous champion, the reason

@@ -71,7 +71,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         mp.setenv("REDFLAG_HOME", str(home))
         mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         from features.store import tracking_uri
-        from training.fit import TrainOptions, train
+        from training.run import TrainOptions, train
 
         result = train(TrainOptions(n_cases=20_000, setting="emergency"))
         yield Store(home, tracking_uri(), result.version, result.run_id, result.metrics)
@@ -79,7 +79,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 def train_version(seed: int) -> str:
     """Train and register another (smaller) version into the session store; its number."""
-    from training.fit import TrainOptions, train
+    from training.run import TrainOptions, train
 
     return train(TrainOptions(n_cases=5_000, seed=seed, setting="emergency")).version
 

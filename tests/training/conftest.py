@@ -13,7 +13,8 @@ import pytest
 from mlflow import MlflowClient
 
 from training.cohort.simulate import simulate_with_latents
-from training.fit import MODELS, TrainOptions, TrainResult, train
+from training.defaults import ModelKind
+from training.run import TrainOptions, TrainResult, train
 
 Cohort = tuple[pd.DataFrame, dict[str, npt.NDArray[np.generic]]]
 
@@ -87,6 +88,6 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedS
         patch.setenv("REDFLAG_HOME", str(home))
         from training.tracking import connect
 
-        options = {model: options_for(model) for model in MODELS}
-        runs = {model: train(options[model]) for model in MODELS}
+        options = {model: options_for(model) for model in list(ModelKind)}
+        runs = {model: train(options[model]) for model in list(ModelKind)}
         yield TrainedStore(home, connect(), runs, options)

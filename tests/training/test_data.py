@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.record import DIAGNOSIS, FIELDS, LABEL
-from training import cohort_cli
+from training.cohort import files as cohort_cli
 from training.cohort.files import write_cohort
 from training.cohort.simulate import simulate_cohort
 from training.data import MIN_CASES_PER_CLASS, CaseFileError, load_cases

@@ -78,7 +78,7 @@ def test_train_on_dask_registers_an_evaluated_model(
     from mlflow import MlflowClient
 
     from features.store import tracking_uri
-    from training.fit import TrainOptions, train
+    from training.run import TrainOptions, train
 
     monkeypatch.setenv("REDFLAG_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -95,7 +95,8 @@ def test_train_on_dask_registers_an_evaluated_model(
     ids=["baseline", "tuning", "scheduler-without-dask"],
 )
 def test_what_the_dask_engine_cannot_do_is_refused(changes: dict[str, object]) -> None:
-    from training.fit import TrainingError, TrainOptions
+    from training.fit import TrainingError
+    from training.run import TrainOptions
 
     engine = "local" if "scheduler" in changes else "dask"
     with pytest.raises(TrainingError, match="--engine"):

@@ -9,7 +9,9 @@ from typer.testing import CliRunner
 
 from features.store import MODEL_NAME
 from training.cli import app
-from training.fit import MODELS, TrainingError, TrainOptions, train
+from training.defaults import ModelKind
+from training.fit import TrainingError
+from training.run import TrainOptions, train
 
 from .conftest import EXPERIMENT, TrainedStore, options_for
 
@@ -31,7 +33,7 @@ def test_options_that_cannot_work_are_refused(changes: dict[str, object], messag
 
 def test_every_model_is_logged_evaluated_and_registered(trained_store: TrainedStore) -> None:
     client = trained_store.client
-    for model in MODELS:
+    for model in list(ModelKind):
         result = trained_store.runs[model]
         run = client.get_run(result.run_id)
         metrics, tags, params = run.data.metrics, run.data.tags, run.data.params
@@ -62,7 +64,7 @@ def test_the_first_model_is_champion_and_the_baselines_challengers(
     trained_store: TrainedStore,
 ) -> None:
     assert trained_store.runs["xgboost"].alias == "champion"
-    assert {trained_store.runs[m].alias for m in MODELS[1:]} == {"challenger"}
+    assert {trained_store.runs[m].alias for m in list(ModelKind)[1:]} == {"challenger"}
 
 
 def test_xgboost_discriminates_better_than_the_deyo_rule(trained_store: TrainedStore) -> None:

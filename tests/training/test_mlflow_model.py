@@ -14,7 +14,8 @@ from features.record import CaseRecord
 from features.store import MODEL_NAME, use_store
 from serving.responses import explain_cases
 from tests.conftest import ChampionStore
-from training.fit import TrainingError, TrainOptions, train
+from training.fit import TrainingError
+from training.run import TrainOptions, train
 from training.tracking import version_by_alias
 
 

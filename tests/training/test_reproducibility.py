@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.fit import train
+from training.run import train
 
 from .conftest import TrainedStore, options_for
 

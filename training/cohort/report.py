@@ -9,8 +9,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.record import DIAGNOSES, DIAGNOSIS, LABEL
+from features.setting import SETTING_PREVALENCE
 from training.cohort.targets import (
-    PREVALENCE,
     PREVALENCE_REL_TOLERANCE,
     SHARE_TARGETS,
     TARGETS,
@@ -103,7 +103,7 @@ def prevalence(df: pd.DataFrame) -> float:
 
 def prevalence_within_tolerance(df: pd.DataFrame, setting: str) -> bool:
     """Whether the prevalence in `df` is within 10% (relative) of `setting`'s target."""
-    target = PREVALENCE[setting]
+    target = SETTING_PREVALENCE[setting]
     return abs(prevalence(df) - target) <= PREVALENCE_REL_TOLERANCE * target
 
 
@@ -162,9 +162,8 @@ def format_report(df: pd.DataFrame, setting: str | None = None) -> str:
     lines += ["", f"Prevalence: {prevalence(df):.4f}"]
     if setting is not None:
         ok = "yes" if prevalence_within_tolerance(df, setting) else "NO"
-        lines[-1] += (
-            f" (target {PREVALENCE[setting]:.4f}, within {PREVALENCE_REL_TOLERANCE:.0%}: {ok})"
-        )
+        expected = SETTING_PREVALENCE[setting]
+        lines[-1] += f" (target {expected:.4f}, within {PREVALENCE_REL_TOLERANCE:.0%}: {ok})"
     if DIAGNOSIS in df.columns:
         lines += ["", "Diagnosis mix:"]
         lines += [f"  {name:<16} {share:7.4f}" for name, share in diagnosis_mix(df).items()]

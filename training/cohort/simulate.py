@@ -24,8 +24,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.log_odds import sigmoid
 from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
-from training.cohort.targets import PREVALENCE, SETTINGS, SHARE_TARGETS_BY_FLAG, TARGETS_BY_NAME
+from features.setting import SETTING_PREVALENCE, SETTINGS
+from training.cohort.targets import SHARE_TARGETS_BY_FLAG, TARGETS_BY_NAME
 from training.schema import bool_column, enum_column, float_column, int_column
 
 FloatArray = npt.NDArray[np.float64]
@@ -189,12 +191,12 @@ def setting_diagnosis_mix(setting: str) -> dict[str, float]:
 def _check_arguments(n: int, setting: str) -> None:
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"n: must be a whole number >= 1, got {n!r}")
-    if setting not in SETTINGS:
+    if setting not in SETTING_PREVALENCE:
         raise ValueError(f"setting: must be one of {', '.join(SETTINGS)}, got {setting!r}")
 
 
 def _diagnosis_probabilities(setting: str, prevalence: float | None = None) -> FloatArray:
-    prev = PREVALENCE[setting] if prevalence is None else prevalence
+    prev = SETTING_PREVALENCE[setting] if prevalence is None else prevalence
     probs = np.zeros(len(DIAGNOSES))
     for name, share in _OTHER_MIX[setting].items():
         probs[_DX[name]] = (1 - prev) * share
@@ -229,7 +231,7 @@ def _solve_intercept(eta: FloatArray, rate: float) -> float:
     low, high = -50.0, 50.0
     b = math.log(rate / (1 - rate)) - float(np.median(eta))
     for _ in range(100):
-        p = _sigmoid(b + eta)
+        p = sigmoid(b + eta)
         error = float(p.mean()) - rate
         if abs(error) < 1e-10:
             break
@@ -241,10 +243,6 @@ def _solve_intercept(eta: FloatArray, rate: float) -> float:
         step = b - error / slope if slope > 0 else math.nan
         b = step if low < step < high else (low + high) / 2
     return b
-
-
-def _sigmoid(x: Shift) -> FloatArray:
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float64)
 
 
 def _pick(
@@ -389,7 +387,7 @@ class _Cohort:
         p_female = np.where(primary == _CT["breast"], 1.0, p_female)
         female = self.chance(np.where(primary == _CT["prostate"], 0.0, p_female))
         age_score = self.score("age_50_or_over", np.zeros(self.n))
-        age = np.floor(18 + 92 * _sigmoid(_AGE_SLOPE * age_score + _AGE_OFFSET)).astype(np.int64)
+        age = np.floor(18 + 92 * sigmoid(_AGE_SLOPE * age_score + _AGE_OFFSET)).astype(np.int64)
         self.values.update(age=age, sex=np.where(female, 0, 1))
         from_50 = (age - 50).astype(np.float64)
         return _Person(
@@ -459,7 +457,7 @@ class _Cohort:
         no_relief = self.flag("no_relief_with_rest", 1.0 * progressive)
         night = self.flag("night_pain", 0.5 * cord_compression + 0.6 * progressive)
         fracture = self.is_dx("fracture")
-        lying = self.chance(_sigmoid(-1.8 + 1.5 * night + 0.8 * self.malignant + 0.5 * fracture))
+        lying = self.chance(sigmoid(-1.8 + 1.5 * night + 0.8 * self.malignant + 0.5 * fracture))
         self.values.update(
             pain_trajectory=np.where(worsening, 2, np.where(improving, 0, 1)),
             constant_pain=constant,
@@ -534,7 +532,7 @@ class _Cohort:
         current = self.flag(
             "current_smoker", 2.5 * lung_primary + 0.5 * kidney_primary - 0.015 * from_50
         )
-        former = ~current & self.chance(_sigmoid(-1.0 + 0.04 * from_50 + 1.5 * lung_primary))
+        former = ~current & self.chance(sigmoid(-1.0 + 0.04 * from_50 + 1.5 * lung_primary))
         smoking = np.where(current, 2, np.where(former, 1, 0))
         packs_per_day = rng.gamma(2.0, 0.35, n) * np.where(lung_primary, 1.5, 1.0)
         share_smoked = np.where(current, rng.uniform(0.6, 1.0, n), rng.uniform(0.15, 0.6, n))

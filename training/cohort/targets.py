@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.model import SETTING_PREVALENCE
 from features.record import LABEL
 
 BoolArray = npt.NDArray[np.bool_]
@@ -26,9 +25,7 @@ Evaluator = Callable[[pd.DataFrame], tuple[BoolArray, BoolArray]]
 
 TOLERANCE = 0.03  # absolute, on sensitivity and on specificity
 
-# The prevalences live with the model (serving shifts to them); the simulator draws at them.
-SETTINGS = tuple(SETTING_PREVALENCE)
-PREVALENCE: dict[str, float] = SETTING_PREVALENCE
+# The prevalences themselves live in features.setting (serving shifts to them); their sources:
 PREVALENCE_SOURCE: dict[str, str] = {
     "primary_care": "Deyo & Diehl 1988: 13/1,975; Cochrane 2013 pooled: 21/6,622",
     "emergency": "Galliker et al., Am J Med 2020 (22 studies, 41,320 patients)",

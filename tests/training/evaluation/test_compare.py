@@ -10,9 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from training.cli import app
-from training.defaults import FRESH_COHORT_SEED
+from training.defaults import FRESH_COHORT_SEED, ModelKind
 from training.evaluation.compare import compare_pair, experiment_runs, sort_runs
-from training.fit import MODELS
 
 from .conftest import EXPERIMENT, SEED, TrainedStore
 
@@ -37,7 +36,7 @@ def test_table_lists_every_run_with_intervals_and_registry(trained_store: Traine
         "auroc",
     ]
     body = lines[2:]
-    assert len(body) == len(MODELS)
+    assert len(body) == len(list(ModelKind))
     for model, result in trained_store.runs.items():
         row = next(line for line in body if line.startswith(result.run_id))
         assert f" {model} " in row and f" {result.version} " in row
@@ -72,7 +71,7 @@ def test_json_carries_numbers_and_aliases(trained_store: TrainedStore) -> None:
 def test_markdown_is_a_table(trained_store: TrainedStore) -> None:
     lines = _compare("--format", "markdown").splitlines()
     assert lines[1].startswith("|---|")
-    assert len(lines) == 2 + len(MODELS)
+    assert len(lines) == 2 + len(list(ModelKind))
     assert all(line.startswith("| ") and line.endswith(" |") for line in lines[2:])
 
 

@@ -13,7 +13,7 @@ from features.record import CaseRecord
 from features.urgent import assess_urgency
 from serving.responses import explain_cases
 from tests.conftest import ChampionStore
-from training import score as scoring
+from training import batch as scoring
 from training.batch import ScoreOptions, score_file, score_file_on_dask
 from training.cli import app
 from training.cohort.simulate import simulate_cohort

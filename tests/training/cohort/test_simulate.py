@@ -20,9 +20,9 @@ from features.record import (
     CaseRecord,
     consistency_problems,
 )
+from features.setting import SETTING_PREVALENCE as PREVALENCE
 from tests.training.conftest import Cohort
 from training.cohort.simulate import setting_diagnosis_mix, simulate_cohort
-from training.cohort.targets import PREVALENCE
 
 EXPECTED_DTYPE = {"bool": "boolean", "int": "Int64", "float": "float64", "enum": "string"}
 

@@ -10,13 +10,13 @@ import pytest
 from PIL import Image
 
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
+from training.defaults import ModelKind
 from training.evaluation.plots import PLOT_NAMES
-from training.fit import MODELS
 
 from .conftest import TrainedStore
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", list(ModelKind))
 def test_plots_exist_and_are_images(
     trained_store: TrainedStore, model: str, tmp_path: Path
 ) -> None:
