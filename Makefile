@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check features training serving tests bench
 	$(BIN)/ruff format --check features training serving tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest

@@ -187,7 +187,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     ),
     _raw("pain_score", "Pain score (0-10)", "clinical assessment", 0),
     # Numbness or tingling is the radicular symptom of disc herniation, the common false positive
-    # (REFERENCES.md): which way it moves the risk depends on the rest of the picture.
+    # (docs/references.md): which way it moves the risk depends on the rest of the picture.
     _raw("numbness_tingling", "Numbness or tingling", NICE, 0),
     _raw("limb_weakness", "Limb weakness", NICE),
     _raw("sensory_loss", "Loss of sensation", NICE),
@@ -305,4 +305,3 @@ RED_FLAGS: tuple[RedFlag, ...] = (
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(flag.name for flag in RED_FLAGS)
-RED_FLAGS_BY_NAME: dict[str, RedFlag] = {flag.name: flag for flag in RED_FLAGS}

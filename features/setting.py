@@ -21,8 +21,11 @@ class ClinicalSetting(StrEnum):
 
 
 SETTING_PREVALENCE: dict[str, float] = {
+    # Deyo & Diehl 1988: 13/1,975; Cochrane 2013 pooled: 21/6,622 (range 0.3-0.7%).
     ClinicalSetting.primary_care.value: 0.007,
+    # Galliker et al., Am J Med 2020: 22 studies, 41,320 patients (range 0-2.1%).
     ClinicalSetting.emergency.value: 0.015,
+    # He et al., Eur Spine J 2020: 24.5% of symptomatic newly diagnosed patients.
     ClinicalSetting.oncology.value: 0.25,
 }
 SETTINGS: tuple[str, ...] = tuple(setting.value for setting in ClinicalSetting)

@@ -1,4 +1,4 @@
-"""Response models of the API: the field names are the contract of DESIGN.md."""
+"""Response models of the API: the field names are the contract documented in docs/api.md."""
 
 from __future__ import annotations
 

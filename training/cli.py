@@ -73,11 +73,17 @@ app = typer.Typer(
 
 
 @contextmanager
-def _bar(description: str, unit: str, total: int | None = None) -> Iterator[ProgressFn]:
-    """A progress bar on stderr, shown once work is under way (not before a validation error)."""
+def _bar(
+    description: str, unit: str, total: int | None = None, terminal_only: bool = False
+) -> Iterator[ProgressFn]:
+    """A progress bar on stderr, shown once work is under way (not before a validation error);
+    ``terminal_only`` keeps it off a pipe, where a command's one-line answer is read."""
     from tqdm import tqdm
 
-    with tqdm(total=total, desc=description, unit=unit, file=sys.stderr, delay=0.5) as bar:
+    disable = None if terminal_only else False
+    with tqdm(
+        total=total, desc=description, unit=unit, file=sys.stderr, delay=0.5, disable=disable
+    ) as bar:
 
         def progress(done: int, total: int) -> None:
             if total:
@@ -202,7 +208,7 @@ def compare(
             rows = sort_runs(experiment_runs(client, experiment), sort)
             output = format_runs(rows, output_format)
         elif len(runs) == 2:
-            with _bar("paired bootstrap", "sample") as progress:
+            with _bar("paired bootstrap", "sample", terminal_only=True) as progress:
                 comparison = compare_pair(
                     client, runs[0], runs[1], n_cases, seed, setting, progress=progress
                 )
@@ -240,7 +246,7 @@ def promote(
     from training.tracking import connect
 
     try:
-        with _bar("paired bootstrap", "sample") as progress:
+        with _bar("paired bootstrap", "sample", terminal_only=True) as progress:
             result = run_promotion(
                 connect(), run_id=run, version=version, force=force, reason=reason,
                 n_cases=n_cases, seed=seed, auroc_tolerance=auroc_tolerance,

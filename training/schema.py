@@ -7,14 +7,10 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from features.record import DIAGNOSIS, FIELD_KINDS, FIELDS, LABEL
+from features.record import DIAGNOSIS, FIELDS, LABEL
 
-# Nullable dtypes so that "not recorded" survives every field kind; floats keep NaN for XGBoost.
-_DTYPE_OF_KIND = {"bool": "boolean", "int": "Int64", "float": "float64", "enum": "string"}
-
-CASE_DTYPES: dict[str, str] = {name: _DTYPE_OF_KIND[FIELD_KINDS[name]] for name in FIELDS}
-LABEL_DTYPE = "int64"
-DIAGNOSIS_DTYPE = "string"
+# Nullable dtypes (boolean, Int64, string; float64 with NaN) so that "not recorded" survives every
+# field kind, and floats keep NaN for XGBoost.
 
 
 def bool_column(values: npt.NDArray[np.bool_], missing: npt.NDArray[np.bool_]) -> pd.Series:

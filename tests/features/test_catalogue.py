@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from features.catalogue import FEATURE_NAMES, RED_FLAGS, RED_FLAGS_BY_NAME
+from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.record import FIELDS
 from features.transform import RedFlagFeatures
 
@@ -117,7 +117,7 @@ def test_every_red_flag_has_a_derivation_test() -> None:
 
 
 def test_catalogue_entries_are_complete_and_unique() -> None:
-    assert len(RED_FLAGS_BY_NAME) == len(RED_FLAGS)
+    assert len({flag.name: flag for flag in RED_FLAGS}) == len(RED_FLAGS)
     for flag in RED_FLAGS:
         assert flag.label and flag.source, flag.name
         assert set(flag.inputs) <= set(FIELDS), flag.name

@@ -89,4 +89,4 @@ def test_the_model_responds_to_the_strongest_red_flag(
     # A realistic previous cancer comes with its date (not a monotone comparison: not needed here).
     present = absent.assign(history_of_cancer=True, years_since_cancer_diagnosis=3.0)
     ratio = pipeline.predict_risk(present) / pipeline.predict_risk(absent)
-    assert np.median(ratio) > 2  # previous cancer: LR+ 15.5 in REFERENCES.md
+    assert np.median(ratio) > 2  # previous cancer: LR+ 15.5 in docs/references.md

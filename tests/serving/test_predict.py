@@ -1,4 +1,4 @@
-"""POST /v1/predict: the contract of DESIGN.md, settings, bands and refusals."""
+"""POST /v1/predict: the contract documented in docs/api.md, settings, bands and refusals."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from features.catalogue import FEATURE_NAMES, RED_FLAGS_BY_NAME
+from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.risk import RISK_BANDS
 from features.setting import SETTING_PREVALENCE, prior_shift
 from features.store import MODEL_NAME
 from tests.serving.conftest import AppFactory, Store, assert_additive, logit
+
+RED_FLAGS_BY_NAME = {flag.name: flag for flag in RED_FLAGS}
 
 
 def test_response_follows_the_contract(

@@ -56,7 +56,7 @@ _MALIGNANT_MIX: dict[str, dict[str, float]] = {
     "emergency": {"metastasis": 0.70, "primary_tumour": 0.12, "myeloma": 0.18},
     "oncology": {"metastasis": 0.85, "primary_tumour": 0.03, "myeloma": 0.12},
 }
-# Primaries that reach the spine: breast, lung, prostate, then kidney (REFERENCES.md).
+# Primaries that reach the spine: breast, lung, prostate, then kidney (docs/references.md).
 _PRIMARY_MIX = {"breast": 0.30, "lung": 0.25, "prostate": 0.20, "kidney": 0.10, "thyroid": 0.03,
                 "other": 0.12}  # fmt: skip
 # Earlier cancers among people whose back pain is not malignant, by sex.

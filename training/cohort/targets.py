@@ -1,7 +1,7 @@
 """Calibration targets of the cohort simulator: one table of red flags, each with its definition.
 
 Sensitivity and specificity are for spinal malignancy against every other cause of back pain, in
-primary care (REFERENCES.md). A flag is evaluated only on cases where the fields it reads are
+primary care (docs/references.md). A flag is evaluated only on cases where the fields it reads are
 recorded: missing values are neither positive nor negative. The simulator solves its intercepts
 against this table, and the cohort report compares a frame against it, so revising a figure here
 revises both.
@@ -25,12 +25,7 @@ Evaluator = Callable[[pd.DataFrame], tuple[BoolArray, BoolArray]]
 
 TOLERANCE = 0.03  # absolute, on sensitivity and on specificity
 
-# The prevalences themselves live in features.setting (serving shifts to them); their sources:
-PREVALENCE_SOURCE: dict[str, str] = {
-    "primary_care": "Deyo & Diehl 1988: 13/1,975; Cochrane 2013 pooled: 21/6,622",
-    "emergency": "Galliker et al., Am J Med 2020 (22 studies, 41,320 patients)",
-    "oncology": "He et al., Eur Spine J 2020: 24.5% of symptomatic newly diagnosed patients",
-}
+# The prevalences themselves, with their sources, live in features.setting (serving shifts to them).
 PREVALENCE_REL_TOLERANCE = 0.10
 
 

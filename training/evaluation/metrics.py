@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from features.log_odds import logit, sigmoid
+from features.model import ProgressFn
 from features.risk import DEFAULT_RISK_THRESHOLDS
 
 Array = npt.NDArray[np.float64]
@@ -390,7 +391,7 @@ def paired_bootstrap(
     p_b: Array,
     n_boot: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> list[PairedDifference]:
     """AUROC and Brier of B minus A, resampling cases jointly so the pairing is kept."""
     y = np.asarray(y, dtype=np.float64)

@@ -97,7 +97,7 @@ def decision_curve_plot(evaluation: Evaluation, path: Path) -> Path:
 def _explanation(base: Array, contributions: Array, matrix: Array) -> object:
     import shap
 
-    # The model's own exact contributions and base values (STACK.md: not the explainer's
+    # The model's own exact contributions and base values (not the explainer's
     # expected_value), so the plots show what the API returns.
     return shap.Explanation(
         values=contributions,

@@ -9,11 +9,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from tests.training.conftest import EXPERIMENT, SEED, TrainedStore
 from training.cli import app
 from training.defaults import FRESH_COHORT_SEED, ModelKind
 from training.evaluation.compare import compare_pair, experiment_runs, sort_runs
-
-from .conftest import EXPERIMENT, SEED, TrainedStore
 
 runner = CliRunner()
 

@@ -10,10 +10,9 @@ import pytest
 from PIL import Image
 
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
+from tests.training.conftest import TrainedStore
 from training.defaults import ModelKind
 from training.evaluation.plots import PLOT_NAMES
-
-from .conftest import TrainedStore
 
 
 @pytest.mark.parametrize("model", list(ModelKind))
