@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from serving.deps import ReloaderDep, SettingsDep
+from serving.examples import RELOAD_FAILED_EXAMPLE, RELOADED_EXAMPLE
 from serving.schemas import ErrorResponse, ReloadResult
 
 
@@ -20,21 +21,12 @@ async def require_admin(request: Request, settings: SettingsDep) -> None:
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
-_RELOADED = {"outcome": "reloaded", "previous_version": "3", "version": "4", "error": None}
-_FAILED = {
-    "outcome": "failed",
-    "previous_version": "3",
-    "version": "3",
-    "error": "models:/redflag-spinal-malignancy@champion is not a redflag model "
-    "(got LogisticRegression)",
-}
-
 
 @router.post(
     "/reload",
     response_model=ReloadResult,
     responses={
-        200: {"content": {"application/json": {"example": _RELOADED}}},
+        200: {"content": {"application/json": {"example": RELOADED_EXAMPLE}}},
         401: {
             "model": ErrorResponse,
             "description": "Missing or wrong API key (when keys are set)",
@@ -42,7 +34,7 @@ _FAILED = {
         502: {
             "model": ReloadResult,
             "description": "The new model could not be loaded; the previous one still serves",
-            "content": {"application/json": {"example": _FAILED}},
+            "content": {"application/json": {"example": RELOAD_FAILED_EXAMPLE}},
         },
     },
 )

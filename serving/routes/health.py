@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serving.deps import MetricsDep
+from serving.examples import READY_EXAMPLE
 from serving.reload import ModelSlot
 
 router = APIRouter(tags=["health"])
@@ -22,23 +23,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-_READY_EXAMPLE = {
-    "status": "ready",
-    "model": {
-        "name": "redflag-spinal-malignancy",
-        "version": "3",
-        "alias": "champion",
-        "run_id": "8144c0bbafb14d7e9be6970ebf1ef5bc",
-    },
-}
-
-
 @router.get(
     "/readyz",
     responses={
         200: {
             "description": "A model is loaded",
-            "content": {"application/json": {"example": _READY_EXAMPLE}},
+            "content": {"application/json": {"example": READY_EXAMPLE}},
         },
         503: {
             "description": "No model loaded",

@@ -8,8 +8,10 @@ from fastapi import APIRouter
 
 from features.catalogue import RED_FLAGS
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
+from features.loader import LoadedModel
 from features.risk import RISK_BANDS
 from features.setting import SETTING_PREVALENCE
+from serving.config import Settings
 from serving.deps import ModelDep, SettingsDep
 from serving.examples import MODEL_INFO_EXAMPLE
 from serving.schemas import ErrorResponse
@@ -30,6 +32,14 @@ router = APIRouter(prefix="/v1", tags=["model"])
 )
 async def model_info(model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
     """Name, version, alias, run, training metrics, features, risk bands and intended use."""
+    return describe_model(model, settings)
+
+
+def describe_model(model: LoadedModel, settings: Settings) -> dict[str, Any]:
+    """The body of ``GET /v1/model`` for ``model`` served with ``settings``.
+
+    A plain function, so that ``python -m serving.examples`` writes the example the route answers.
+    """
     simulated = model.params.get("data", "simulated") == "simulated"
     low, high = settings.risk_thresholds
     return {
