@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
 import numpy as np
-import numpy.typing as npt
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
@@ -84,22 +83,23 @@ class CaseRecord(BaseModel):
         return self
 
 
-# A case's fields as arrays: bools and numbers as float (NaN: not recorded), enums as objects.
-CaseArrays = Mapping[str, npt.NDArray[Any]]
+# A case's fields, one case (plain values, None: not recorded) or many (arrays: bools and numbers
+# as float with NaN, enums as objects with None). Each rule below reads both the same way.
+CaseFields = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class ConsistencyRule:
     """A contradiction between fields of a case, reported on ``field``.
 
-    ``violated`` works on whole columns, so the API (one case) and the file loaders (every row at
-    once) apply the same rule; ``in_rows`` is how a file's rows are described where it reads
-    better than ``reason``.
+    ``violated`` reads one case or whole columns, so the API (one case) and the file loaders
+    (every row at once) apply the same rule; ``in_rows`` is how a file's rows are described where
+    it reads better than ``reason``.
     """
 
     field: str
     reason: str
-    violated: Callable[[CaseArrays], npt.NDArray[np.bool_]]
+    violated: Callable[[CaseFields], Any]  # a bool for one case, a boolean array for columns
     in_rows: str = ""
 
     @property
@@ -108,19 +108,27 @@ class ConsistencyRule:
         return self.in_rows or self.reason
 
 
-def _given(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-    if values.dtype == object:
-        return np.asarray([v is not None for v in values], dtype=np.bool_)
-    return np.asarray(~np.isnan(values), dtype=np.bool_)
+def _given(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return np.asarray([v is not None for v in value], dtype=np.bool_)
+        return ~np.isnan(value)
+    return value is not None and value == value  # NaN is "not recorded" too
 
 
-def _without_history(c: CaseArrays, name: str) -> npt.NDArray[np.bool_]:
-    return _given(c[name]) & np.asarray(c["history_of_cancer"] != 1.0, dtype=np.bool_)
+def _without_history(c: CaseFields, name: str) -> Any:
+    # != 1.0 holds for False, None and NaN alike, on a value or an array.
+    return _given(c[name]) & (c["history_of_cancer"] != 1.0)
 
 
-def _above(left: npt.NDArray[Any], right: Any, or_equal: bool = False) -> npt.NDArray[np.bool_]:
-    with np.errstate(invalid="ignore"):  # NaN (not recorded) compares false: no contradiction
-        return np.asarray(left >= right if or_equal else left > right, dtype=np.bool_)
+def _above(left: Any, right: Any, or_equal: bool = False) -> Any:
+    # NaN (not recorded) compares false: no contradiction.
+    if not isinstance(left, np.ndarray):
+        if left is None or right is None:
+            return False
+        return left >= right if or_equal else left > right
+    with np.errstate(invalid="ignore"):
+        return left >= right if or_equal else left > right
 
 
 CONSISTENCY_RULES: tuple[ConsistencyRule, ...] = (
@@ -151,24 +159,22 @@ CONSISTENCY_RULES: tuple[ConsistencyRule, ...] = (
         lambda c: _above(c["years_since_cancer_diagnosis"], c["age"]),
     ),
 )
-_RULE_FIELDS = frozenset(
-    {"history_of_cancer", "age", "weight_kg", "smoking_status"}
-    | {rule.field for rule in CONSISTENCY_RULES}
+_RULE_FIELDS = (
+    "history_of_cancer",
+    "cancer_type",
+    "years_since_cancer_diagnosis",
+    "unexplained_weight_loss_kg",
+    "weight_kg",
+    "smoking_status",
+    "pack_years",
+    "age",
 )
 
 
 def consistency_problems(case: Mapping[str, Any]) -> list[str]:
     """Cross-field contradictions in one case, each "field: reason" (API and loaders)."""
-    arrays: dict[str, npt.NDArray[Any]] = {}
-    for name in _RULE_FIELDS:
-        value = case.get(name)
-        if FIELD_KINDS[name] == "enum":
-            arrays[name] = np.array([value], dtype=object)
-        else:
-            arrays[name] = np.array([np.nan if value is None else float(value)])
-    return [
-        f"{rule.field}: {rule.reason}" for rule in CONSISTENCY_RULES if rule.violated(arrays)[0]
-    ]
+    fields = {name: case.get(name) for name in _RULE_FIELDS}
+    return [f"{rule.field}: {rule.reason}" for rule in CONSISTENCY_RULES if rule.violated(fields)]
 
 
 # The field kinds below are read from CaseRecord itself, so the class stays the one source of truth.

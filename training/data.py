@@ -254,7 +254,7 @@ class _Checker:
         """The record's consistency rules (`features.record.CONSISTENCY_RULES`) on every row."""
         arrays = {name: _as_array(name, columns[name]) for name in columns}
         for rule in CONSISTENCY_RULES:
-            self.fail(rule.field, rule.violated(arrays), rule.rows_reason)
+            self.fail(rule.field, np.asarray(rule.violated(arrays), dtype=bool), rule.rows_reason)
 
     def label(self, label: str) -> pd.Series:
         series = self.raw[label]
