@@ -305,3 +305,19 @@ RED_FLAGS: tuple[RedFlag, ...] = (
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(flag.name for flag in RED_FLAGS)
+
+
+def recorded_features(columns: Columns) -> npt.NDArray[np.bool_]:
+    """Per case and red flag: whether any input of the flag was recorded (n cases × flags)."""
+    n = len(columns["age"])
+    given = {name: _given(values) for name, values in columns.items()}
+    out = np.empty((n, len(RED_FLAGS)), dtype=np.bool_)
+    for j, flag in enumerate(RED_FLAGS):
+        out[:, j] = np.logical_or.reduce([given[name] for name in flag.inputs])
+    return out
+
+
+def _given(values: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
+    if values.dtype == object:
+        return np.asarray(values != None, dtype=np.bool_)  # noqa: E711 (elementwise)
+    return np.asarray(~np.isnan(np.asarray(values, dtype=np.float64)), dtype=np.bool_)

@@ -177,6 +177,41 @@ def consistency_problems(case: Mapping[str, Any]) -> list[str]:
     return [f"{rule.field}: {rule.reason}" for rule in CONSISTENCY_RULES if rule.violated(fields)]
 
 
+# How each field is named to a person (explanations, next questions, the page, FHIR displays).
+FIELD_LABELS: dict[str, str] = {
+    "age": "Age",
+    "sex": "Sex",
+    "pain_duration_weeks": "Pain duration",
+    "pain_trajectory": "Pain trajectory",
+    "constant_pain": "Constant, unrelenting pain",
+    "night_pain": "Night pain",
+    "pain_worse_lying_down": "Pain worse lying down",
+    "no_relief_with_rest": "No relief with rest",
+    "failed_conservative_treatment": "No improvement after a month of treatment",
+    "pain_region": "Pain region",
+    "pain_score": "Pain score",
+    "numbness_tingling": "Numbness or tingling",
+    "limb_weakness": "Limb weakness",
+    "sensory_loss": "Loss of sensation",
+    "gait_difficulty": "Difficulty walking",
+    "bowel_bladder_dysfunction": "Bowel or bladder dysfunction",
+    "weight_kg": "Body weight",
+    "unexplained_weight_loss_kg": "Unexplained weight loss",
+    "fatigue": "Fatigue",
+    "fever": "Fever",
+    "history_of_cancer": "Previous cancer",
+    "cancer_type": "Cancer type",
+    "years_since_cancer_diagnosis": "Years since cancer diagnosis",
+    "smoking_status": "Smoking status",
+    "pack_years": "Pack-years smoked",
+    "family_history_of_cancer": "Family history of cancer",
+    "recent_trauma": "Recent trauma",
+    "steroid_use": "Steroid use",
+    "immunosuppressed": "Immunosuppression",
+    "esr_mm_per_h": "ESR",
+}
+
+
 # The field kinds below are read from CaseRecord itself, so the class stays the one source of truth.
 FieldKind = Literal["bool", "enum", "int", "float"]
 
@@ -212,3 +247,5 @@ FIELDS: tuple[str, ...] = tuple(CaseRecord.model_fields)
 REQUIRED_FIELDS: tuple[str, ...] = tuple(
     n for n, info in CaseRecord.model_fields.items() if info.is_required()
 )
+if set(FIELD_LABELS) != set(FIELDS):  # one label per field, checked when the module loads
+    raise RuntimeError("FIELD_LABELS must name every field of CaseRecord")

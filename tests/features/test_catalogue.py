@@ -144,3 +144,23 @@ def test_each_flag_depends_only_on_its_declared_inputs(flag: Any) -> None:
             reduced.pop("cancer_type", None)
         value = RedFlagFeatures().transform([reduced])[0, j]
         assert value == reference or (math.isnan(value) and math.isnan(reference)), name
+
+
+def test_a_flag_is_recorded_when_any_of_its_inputs_is() -> None:
+    from features.catalogue import recorded_features
+    from features.transform import case_columns
+
+    cases = [{"age": 60}, {"age": 60, "smoking_status": "never"}, {"age": 60, "fever": False}]
+    recorded = recorded_features(case_columns(cases))
+    column = {name: recorded[:, j].tolist() for j, name in enumerate(FEATURE_NAMES)}
+    assert column["current_smoker"] == [False, True, False]
+    assert column["fever"] == [False, False, True]
+    assert column["systemic_sign_count"] == [False, False, True]
+    assert column["age_50_or_over"] == [True, True, True]  # age is required, always recorded
+
+
+def test_every_field_has_a_label_for_people() -> None:
+    from features.record import FIELD_LABELS, FIELDS
+
+    assert list(FIELD_LABELS) == list(FIELDS)
+    assert all(label and label[0].isupper() for label in FIELD_LABELS.values())
