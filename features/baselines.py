@@ -19,15 +19,16 @@ from typing import Self
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
-from sklearn.linear_model import LogisticRegression
 
-from features.catalogue import FEATURE_NAMES
+from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.log_odds import sigmoid
 from features.model import (
     LogOddsClassifierMixin,
     ProgressFn,
     check_binary_labels,
+    check_calibration_slope,
     check_red_flag_matrix,
 )
 
@@ -40,6 +41,33 @@ _RIDGE = 1e-8
 def _log_likelihood(design: Matrix, y: Matrix, beta: Matrix) -> float:
     eta = design @ beta
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)) - 0.5 * _RIDGE * beta @ beta)
+
+
+def _logistic_regression(
+    design: Matrix, y: Matrix, C: float, max_iter: int, non_negative: npt.NDArray[np.bool_]
+) -> tuple[Matrix, float]:
+    """(weights, bias) of L2 logistic regression, scikit-learn's objective (C · log loss + ½|w|²),
+    with the weights marked ``non_negative`` kept at 0 or above (L-BFGS-B's bounds)."""
+    n, d = design.shape
+
+    def objective(beta: Matrix) -> tuple[float, Matrix]:
+        weights, bias = beta[:d], beta[d]
+        eta = design @ weights + bias
+        residual = sigmoid(eta) - y
+        loss = C * float(np.sum(np.logaddexp(0.0, eta) - y * eta)) + 0.5 * float(weights @ weights)
+        gradient = np.append(C * (design.T @ residual) + weights, C * residual.sum())
+        return loss, gradient
+
+    bounds = [(0.0, None) if fixed_sign else (None, None) for fixed_sign in non_negative]
+    result = minimize(
+        objective,
+        np.zeros(d + 1),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[*bounds, (None, None)],
+        options={"maxiter": max_iter},
+    )
+    return np.asarray(result.x[:d], dtype=np.float64), float(result.x[d])
 
 
 def _platt(score: Matrix, y: Matrix) -> tuple[float, float]:
@@ -66,6 +94,7 @@ def _platt(score: Matrix, y: Matrix) -> tuple[float, float]:
         if np.max(np.abs(scale * step)) < 1e-10:
             break
     slope = float(beta[1] / spread)
+    check_calibration_slope(slope)
     return slope, float(beta[0] - slope * centre)
 
 
@@ -202,10 +231,15 @@ class LogisticRedFlagClassifier(_LinearExplainer):
         centre, scale = raw.mean(axis=0), raw.std(axis=0)
         self.centre_, self.scale_ = centre, np.where(scale > 0, scale, 1.0)
         design = self._design(X)
-        fit = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(design, y_fit)
+        # A +1 red flag's weight may not be negative: more of it never lowers the risk, recorded
+        # or not (its not-recorded value lies between absent and present), as in the boosted model.
+        direction = np.array([flag.direction for flag in RED_FLAGS])
+        constrained = np.concatenate(
+            [direction == 1, np.zeros(len(self.indicator_columns_), dtype=bool)]
+        )
+        coef, bias = _logistic_regression(design, y_fit, self.C, self.max_iter, constrained)
         if progress:
             progress(1, 2)
-        coef, bias = fit.coef_[0].astype(np.float64), float(fit.intercept_[0])
         self.slope_, self.intercept_ = _platt(bias + self._design(X_val) @ coef, y_val)
         self.weights_ = self.slope_ * coef
         self.bias_ = self.intercept_ + self.slope_ * bias

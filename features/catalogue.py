@@ -33,6 +33,11 @@ class RedFlag:
     source: str
     # +1: clinically unambiguous red flag, so more of it never lowers risk (a monotone constraint).
     direction: int = 0
+    # What the model sees where a +1 flag cannot be derived (not recorded): a value between its
+    # absent and present values (0.5 for a yes/no flag; a typical recorded value for a number), so
+    # that under the monotone constraint f(absent) <= f(not recorded) <= f(present). XGBoost's own
+    # missing-value branches are learned freely and broke that order (docs/models.md).
+    not_recorded: float = 0.5
 
 
 def _num(cols: Columns, name: str) -> Array:
@@ -56,8 +61,10 @@ def _present(values: Array) -> Array:
     return np.where(values == values, values, 0.0)  # NaN != NaN; nan_to_num is 10x slower here
 
 
-def _raw(name: str, label: str, source: str, direction: int = 1) -> RedFlag:
-    return RedFlag(name, label, (name,), lambda c: _num(c, name), source, direction)
+def _raw(
+    name: str, label: str, source: str, direction: int = 1, not_recorded: float = 0.5
+) -> RedFlag:
+    return RedFlag(name, label, (name,), lambda c: _num(c, name), source, direction, not_recorded)
 
 
 def _weight_loss_pct(c: Columns) -> Array:
@@ -137,6 +144,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         _high_tropism,
         "breast, lung, prostate, kidney, thyroid, myeloma: NICE CG75",
         1,
+        # Also "no known cancer": as low as a cancer of another type, so that recording a
+        # previous cancer of unknown type never lowers the estimate.
+        not_recorded=0.0,
     ),
     _raw("years_since_cancer_diagnosis", "Years since cancer diagnosis", NICE, 0),
     _raw("pain_duration_weeks", "Pain duration (weeks)", DEYO, 0),
@@ -216,7 +226,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         NICE,
         1,
     ),
-    _raw("unexplained_weight_loss_kg", "Unexplained weight loss (kg)", DEYO),
+    _raw("unexplained_weight_loss_kg", "Unexplained weight loss (kg)", DEYO, not_recorded=0.0),
     RedFlag(
         "weight_loss_pct",
         "Weight lost (% of body weight)",
@@ -224,6 +234,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         _weight_loss_pct,
         DEYO,
         1,
+        not_recorded=0.0,
     ),
     RedFlag(
         "weight_loss_5pct_or_more",
@@ -252,12 +263,13 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         "QCancer",
         1,
     ),
-    _raw("pack_years", "Pack-years smoked", "QCancer"),
+    _raw("pack_years", "Pack-years smoked", "QCancer", not_recorded=0.0),
     _raw("family_history_of_cancer", "Family history of cancer", "QCancer"),
     _raw("recent_trauma", "Recent trauma", "fracture differential", 0),
     _raw("steroid_use", "Steroid use", "fracture differential", 0),
     _raw("immunosuppressed", "Immunosuppressed", "infection differential", 0),
-    _raw("esr_mm_per_h", "ESR (mm/h)", DEYO),
+    # A normal ESR: esr_20_or_more (0.5 when not recorded) tells the model it was not measured.
+    _raw("esr_mm_per_h", "ESR (mm/h)", DEYO, not_recorded=10.0),
     RedFlag(
         "esr_20_or_more",
         "ESR 20 mm/h or more",
@@ -305,6 +317,11 @@ RED_FLAGS: tuple[RedFlag, ...] = (
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(flag.name for flag in RED_FLAGS)
+# The model's value of each flag where it cannot be derived: a +1 flag's ordinal "not recorded"
+# value, NaN (XGBoost's own missing-value handling) for a flag without a clinical direction.
+NOT_RECORDED_VALUES: Array = np.array(
+    [flag.not_recorded if flag.direction == 1 else np.nan for flag in RED_FLAGS]
+)
 
 
 def recorded_features(columns: Columns) -> npt.NDArray[np.bool_]:

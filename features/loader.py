@@ -76,9 +76,8 @@ def load_model(uri: str, tracking_uri: str, threads: int = 0) -> LoadedModel:
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     name, version, alias, run_id, load_uri = _resolve(client, uri)
     pipeline = _load_pipeline(uri, load_uri, tracking_uri)
-    booster = getattr(pipeline[-1], "booster_", None)  # the linear and rule baselines have none
-    if threads > 0 and booster is not None:
-        booster.set_param({"nthread": threads})
+    if threads > 0:
+        _cap_threads(pipeline, threads)
     metrics, params, tags = _run_record(client, run_id)
     return LoadedModel(
         pipeline=pipeline,
@@ -88,6 +87,16 @@ def load_model(uri: str, tracking_uri: str, threads: int = 0) -> LoadedModel:
         tags=tags,
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+def _cap_threads(pipeline: RiskPipeline, threads: int) -> None:
+    """Cap the booster threads of the model and of its interval's members."""
+    interval = pipeline.interval
+    steps = [pipeline[-1], *(interval.members if interval is not None else [])]
+    for step in steps:
+        booster = getattr(step, "booster_", None)  # the linear and rule baselines have none
+        if booster is not None:
+            booster.set_param({"nthread": threads})
 
 
 def _resolve(client: Any, uri: str) -> tuple[str | None, str | None, str | None, str | None, str]:

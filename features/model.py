@@ -9,7 +9,7 @@ training code. Probabilities are calibrated by a logistic recalibration of the b
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,10 @@ from sklearn.pipeline import Pipeline
 from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.log_odds import sigmoid
 
+if TYPE_CHECKING:
+    from features.interval import EvidenceInterval
+    from features.questions import FindingPriors
+
 Matrix = npt.NDArray[np.float64]
 
 ProgressFn = Callable[[int, int], None]
@@ -31,6 +35,15 @@ def check_red_flag_matrix(X: Matrix) -> None:
     """Refuse a matrix that is not one column per red flag of the catalogue."""
     if X.shape[1] != len(FEATURE_NAMES):
         raise ValueError(f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} red flags")
+
+
+def check_calibration_slope(slope: float) -> None:
+    """Refuse a recalibration that would reverse the score (every red flag's direction with it)."""
+    if not slope > 0:
+        raise ValueError(
+            f"the calibration slope is {slope:.4g}: the score does not rise with risk on the "
+            "calibration cases (too few events, or the wrong labels?)"
+        )
 
 
 def check_binary_labels(name: str, labels: npt.ArrayLike) -> None:
@@ -185,6 +198,7 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
         platt = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y_val)
         self.slope_ = float(platt.coef_[0, 0])
         self.intercept_ = float(platt.intercept_[0])
+        check_calibration_slope(self.slope_)
         self.classes_ = np.array([0, 1])
         self.train_prevalence_ = train_prevalence
         self.n_features_in_ = X_val.shape[1]
@@ -230,6 +244,18 @@ class RiskPipeline(Pipeline):  # type: ignore[misc]
     def classifier(self) -> ExplainableClassifier:
         """The final, explainable step."""
         return self[-1]  # type: ignore[no-any-return]
+
+    # Companions fitted beside the model (training.run) and pickled with it; a model registered
+    # before they existed has neither, and its predictions go without them.
+    @property
+    def finding_priors(self) -> FindingPriors | None:
+        """The chance of each unrecorded answer given what is recorded (next questions)."""
+        return getattr(self, "finding_priors_", None)
+
+    @property
+    def interval(self) -> EvidenceInterval | None:
+        """The evidence ensemble behind each estimate's interval."""
+        return getattr(self, "interval_", None)
 
 
 def make_pipeline(classifier: BaseEstimator) -> RiskPipeline:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from features.catalogue import FEATURE_NAMES, RED_FLAGS, Columns
+from features.catalogue import FEATURE_NAMES, NOT_RECORDED_VALUES, RED_FLAGS, Columns
 from features.record import FIELD_KINDS
 
 CaseInput = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any]
@@ -72,8 +72,30 @@ def _as_enum(values: Any) -> npt.NDArray[np.object_]:
     return np.array([None if v is None else str(v) for v in values], dtype=object)
 
 
+def derive_flags(cases: CaseInput) -> npt.NDArray[np.float64]:
+    """Every red flag of every case, NaN where it cannot be derived (not recorded)."""
+    columns = case_columns(cases)
+    n = len(columns["age"])
+    matrix = np.empty((n, len(RED_FLAGS)), dtype=np.float64)
+    for j, flag in enumerate(RED_FLAGS):
+        matrix[:, j] = flag.derive(columns)
+    return matrix
+
+
 class RedFlagFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """Derives every red flag of the catalogue from case records; stateless, so fit only checks."""
+    """Derives every red flag of the catalogue from case records; stateless, so fit only checks.
+
+    ``not_recorded="ordinal"`` gives a +1 flag that cannot be derived its catalogue value between
+    absent and present; ``"native"`` leaves NaN for XGBoost's learned missing-value branches, as
+    models registered before the ordinal encoding were trained.
+    """
+
+    def __init__(self, not_recorded: Literal["ordinal", "native"] = "ordinal") -> None:
+        self.not_recorded = not_recorded
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("not_recorded", "native")  # pickled before the ordinal encoding existed
+        super().__setstate__(state)
 
     def fit(self, X: CaseInput, y: Any = None) -> Self:
         """Check that the cases can be read; there is nothing to learn."""
@@ -83,13 +105,14 @@ class RedFlagFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def transform(self, X: CaseInput) -> npt.NDArray[np.float64]:
-        """The engineered matrix, one column per red flag in catalogue order."""
-        columns = case_columns(X)
-        n = len(columns["age"])
-        matrix = np.empty((n, len(RED_FLAGS)), dtype=np.float64)
-        for j, flag in enumerate(RED_FLAGS):
-            matrix[:, j] = flag.derive(columns)
-        return matrix
+        """The model's matrix, one column per red flag in catalogue order."""
+        return self.encode(derive_flags(X))
+
+    def encode(self, derived: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """``derive_flags``'s matrix as the model reads it (see the class docstring)."""
+        if self.not_recorded == "native":
+            return derived
+        return np.where(np.isnan(derived), NOT_RECORDED_VALUES, derived)
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
         """Feature names of the engineered matrix."""

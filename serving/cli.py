@@ -18,6 +18,7 @@ import typer
 
 from features.setting import ClinicalSetting
 from features.store import default_model_uri
+from serving.config import DEFAULT_NEXT_QUESTIONS, MAX_NEXT_QUESTIONS
 
 SETTING_HELP = "Clinical setting: " + ", ".join(ClinicalSetting)
 
@@ -77,6 +78,12 @@ def predict(
         ClinicalSetting | None,
         typer.Option(help=SETTING_HELP + " (default: the prevalence the model was trained at)."),
     ] = None,
+    next_questions: Annotated[
+        int,
+        typer.Option(
+            help="Unrecorded questions to rank per case (0: none).", min=0, max=MAX_NEXT_QUESTIONS
+        ),
+    ] = DEFAULT_NEXT_QUESTIONS,
 ) -> None:
     """Score cases offline and print the JSON the API would answer for them."""
     quiet_mlflow()
@@ -100,5 +107,5 @@ def predict(
         first = error.errors()[0]
         raise fail(f"REDFLAG_{'_'.join(map(str, first['loc'])).upper()}: {first['msg']}") from None
     chosen = setting.value if setting is not None else None
-    payload = predict_offline(model, cases, batch, settings.risk_thresholds, chosen)
+    payload = predict_offline(model, cases, batch, settings.risk_thresholds, chosen, next_questions)
     typer.echo(json.dumps(payload, allow_nan=False))

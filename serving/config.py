@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from features.risk import DEFAULT_RISK_THRESHOLDS, check_risk_thresholds
 from features.store import default_model_uri
 
+# Unrecorded questions ranked per prediction unless a request asks for another number.
+DEFAULT_NEXT_QUESTIONS = 5
+MAX_NEXT_QUESTIONS = 20
 # Shorter keys can be guessed; a key is a shared secret, so refuse weak ones at start-up.
 MIN_KEY_LENGTH = 16
 

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from features.loader import LoadedModel
 from features.record import CaseRecord
+from serving.config import DEFAULT_NEXT_QUESTIONS
 from serving.errors import field_errors
 from serving.responses import explain_cases
 
@@ -57,12 +58,13 @@ def predict_offline(
     batch: bool,
     thresholds: tuple[float, float],
     setting: str | None = None,
+    next_questions: int = DEFAULT_NEXT_QUESTIONS,
 ) -> dict[str, Any]:
     """The body ``POST /v1/predict`` (one case) or ``/v1/predict/batch`` (a list) would return."""
     request_id = uuid.uuid4().hex
     results = [
         {"request_id": request_id, **result}
-        for result in explain_cases(model, cases, thresholds, setting)
+        for result in explain_cases(model, cases, thresholds, setting, next_questions)
     ]
     if not batch:
         return results[0]

@@ -24,6 +24,10 @@ class Contribution(BaseModel):
     label: str
     value: float | int | None = Field(description="The engineered feature's value (null: unknown).")
     inputs: dict[str, Any] = Field(description="The case fields it was derived from.")
+    recorded: bool = Field(
+        description="False when none of its inputs was recorded: then it is no finding, and its "
+        "label says so."
+    )
     contribution: float
 
 
@@ -33,6 +37,47 @@ class Explanation(BaseModel):
     space: str = "log_odds"
     base_value: float
     contributions: list[Contribution] = Field(description="Every feature, largest |value| first.")
+
+
+class Interval(BaseModel):
+    """How far the uncertainty of the published evidence behind the model leaves the estimate."""
+
+    low: float
+    high: float
+    level: float = Field(description="The share of redrawn evidence worlds the interval holds.")
+    method: str
+
+
+class Unrecorded(BaseModel):
+    """The estimate's range over every way the unrecorded yes/no findings could be filled in."""
+
+    fields: list[str]
+    low: float
+    high: float
+
+
+class Answer(BaseModel):
+    """One answer to a next question: the estimate if it were recorded, and its chance."""
+
+    answer: str
+    value: Any
+    probability: float
+    chance: float | None = Field(description="Learned from the training cohort (null: unknown).")
+
+
+class NextQuestion(BaseModel):
+    """An unrecorded field whose answer could move the estimate, most informative first."""
+
+    field: str
+    label: str
+    kind: Literal["finding", "choice", "number"]
+    if_present: float | None = Field(description="Findings only: the estimate if present.")
+    if_absent: float | None = Field(description="Findings only: the estimate if absent.")
+    p_present: float | None = Field(description="Findings only: the chance it is present.")
+    answers: list[Answer]
+    expected_change: float = Field(description="Expected absolute change in log-odds.")
+    changes_band: bool
+    changes_urgent: bool
 
 
 class ModelRef(BaseModel):
@@ -52,8 +97,11 @@ class Prediction(BaseModel):
     request_id: str
     probability: float
     risk_band: str
+    interval: Interval | None = Field(description="Null for a model trained without one.")
     urgent: Urgent
     explanation: Explanation
+    unrecorded: Unrecorded
+    next_questions: list[NextQuestion] = Field(description="At most ?next_questions=K (5).")
     setting: str | None = Field(
         description="Setting whose prevalence was applied (null: the training prevalence)."
     )

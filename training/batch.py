@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,6 +41,9 @@ class ScoreOptions:
     thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS
     explain: bool = False
     keep: tuple[str, ...] = ()
+    # The interval, the unrecorded findings' range and the next question: each case is scored
+    # again with its unrecorded answers filled in (~25 variants a case), so they are asked for.
+    detail: bool = False
 
     def validate(self) -> None:
         """Refuse options that cannot work, before reading a row."""
@@ -50,12 +54,28 @@ class ScoreOptions:
 
 def score_frame(pipeline: RiskPipeline, cases: pd.DataFrame, options: ScoreOptions) -> pd.DataFrame:
     """Scores of validated cases: the kept columns, then probability, band and urgent flag."""
-    scores = score_cases(pipeline, cases, options.thresholds, options.setting, options.explain)
+    scores = score_cases(
+        pipeline,
+        cases,
+        options.thresholds,
+        options.setting,
+        options.explain,
+        detail=options.detail,
+        next_questions=1 if options.detail else 0,
+    )
     out = pd.DataFrame({name: cases[name].to_numpy() for name in options.keep})
     out["probability"] = scores.probability
     out["risk_band"] = scores.risk_band
     out["urgent"] = scores.urgent
     out["urgent_reasons"] = ["; ".join(r) for r in scores.urgent_reasons()]
+    if options.detail:
+        nan = np.full(len(out), np.nan)
+        low, high = scores.interval_low, scores.interval_high
+        out["interval_low"] = low if low is not None else nan
+        out["interval_high"] = high if high is not None else nan
+        out["unrecorded_low"] = scores.unrecorded_low
+        out["unrecorded_high"] = scores.unrecorded_high
+        out["next_question"] = [q[0]["field"] if q else "" for q in scores.next_questions]
     if scores.base_value is not None and scores.contributions is not None:
         out["base_value"] = scores.base_value
         for j, name in enumerate(FEATURE_NAMES):

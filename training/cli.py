@@ -11,16 +11,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from features import LABEL
-from features.model import ProgressFn
 from features.setting import ClinicalSetting
 from features.store import CHAMPION, DEFAULT_EXPERIMENT, default_model_uri
 from serving.cli import SETTING_HELP, fail, predict, quiet_mlflow, serve
+
+if TYPE_CHECKING:
+    from features.model import ProgressFn
 from training.defaults import (
     AUROC_TOLERANCE,
     CALIBRATION_TOLERANCE,
@@ -30,6 +32,7 @@ from training.defaults import (
     DEFAULT_SETTING,
     FRESH_COHORT_CASES,
     FRESH_COHORT_SEED,
+    INTERVAL_MEMBERS,
     TRAINING_CASES,
     Engine,
     ModelKind,
@@ -94,13 +97,20 @@ def _bar(
 
 
 @contextmanager
-def _training_bars(model: str, trials: int) -> Iterator[tuple[ProgressFn, ProgressFn | None]]:
-    """The fit's bar, and the tuning trials' when there are trials."""
+def _training_bars(
+    model: str, trials: int, members: int
+) -> Iterator[tuple[ProgressFn, ProgressFn | None, ProgressFn | None]]:
+    """The fit's bar; the tuning trials' and the evidence members' when there are any."""
     with ExitStack() as stack:
         unit = "round" if model == ModelKind.xgboost else "step"
         fitting = stack.enter_context(_bar(f"fitting {model}", unit, total=1))
         tuning = stack.enter_context(_bar("tuning", "trial", total=trials)) if trials else None
-        yield fitting, tuning
+        evidence = (
+            stack.enter_context(_bar("evidence members", "model", total=members))
+            if members
+            else None
+        )
+        yield fitting, tuning, evidence
 
 
 def _champion_version() -> str | None:
@@ -138,6 +148,13 @@ def train(
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address [default: a local cluster].")
     ] = None,
+    interval_members: Annotated[
+        int,
+        typer.Option(
+            help="Models fitted on redrawn evidence for each estimate's interval (0: none).",
+            min=0,
+        ),
+    ] = INTERVAL_MEMBERS,
 ) -> None:
     """Train a model, log it to MLflow and register it (champion if none, else challenger)."""
     quiet_mlflow()
@@ -148,15 +165,15 @@ def train(
 
     options = TrainOptions(
         n_cases, seed, setting, experiment, data, label, model=model, tune_trials=tune,
-        threshold=threshold, engine=engine, scheduler=scheduler,
+        threshold=threshold, engine=engine, scheduler=scheduler, interval_members=interval_members,
     )  # fmt: skip
     try:
         options.validate()
         if if_no_champion and (existing := _champion_version()) is not None:
             typer.echo(f"champion already registered: version {existing}; not training")
             return
-        with _training_bars(model, tune) as (progress, trial_progress):
-            result = run_training(options, progress=progress, trial_progress=trial_progress)
+        with _training_bars(model, tune, interval_members) as (fit, trials, members):
+            result = run_training(options, fit, trials, members)
     except (TrainingError, DaskEngineError, ValueError, OSError) as error:
         raise fail(str(error)) from None
     typer.echo(f"model:    {result.model}")
@@ -302,6 +319,13 @@ def score(
     explain: Annotated[
         bool, typer.Option(help="Add base value and one column per feature.")
     ] = False,
+    detail: Annotated[
+        bool,
+        typer.Option(
+            help="Add interval_low/high, unrecorded_low/high and next_question (slower: each "
+            "case is scored again with its unrecorded answers filled in)."
+        ),
+    ] = False,
     keep: Annotated[
         list[str] | None,
         typer.Option(help="Input column to copy to the output (an id); repeatable."),
@@ -323,7 +347,7 @@ def score(
     from training.distributed import DaskEngineError
 
     chosen = setting.value if setting is not None else None
-    options = ScoreOptions(setting=chosen, explain=explain, keep=tuple(keep or ()))
+    options = ScoreOptions(setting=chosen, explain=explain, keep=tuple(keep or ()), detail=detail)
     try:
         options.validate()
         model = load_model(model_uri or default_model_uri(), tracking_uri())

@@ -17,12 +17,14 @@ import pandas as pd
 from features import LABEL
 from features.log_odds import sigmoid
 from features.model import ProgressFn, RiskPipeline
+from features.questions import FindingPriors
 from features.scoring import score_cases
 from features.setting import check_setting
 from features.store import DEFAULT_EXPERIMENT
 from training.defaults import (
     DEFAULT_SEED,
     DEFAULT_SETTING,
+    INTERVAL_MEMBERS,
     MIN_SIMULATED_CASES,
     TRAINING_CASES,
     Engine,
@@ -35,6 +37,7 @@ from training.evaluation.metrics import (
     evaluate,
     subgroup_labels,
 )
+from training.evidence import MemberPlan, fit_evidence_interval, measure_interval
 from training.fit import TUNABLE_MODELS, Split, TrainingError, fit_model, split_cases
 from training.tracking import (
     RunReport,
@@ -48,6 +51,9 @@ from training.tracking import (
     package_versions,
     training_dataset,
 )
+
+# Test cases the interval's coverage and widths are measured on (the model card reports them).
+INTERVAL_TEST_CASES = 20_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class TrainOptions:
     n_bootstrap: int = DEFAULT_BOOTSTRAP
     engine: str = Engine.local
     scheduler: str | None = None
+    interval_members: int = INTERVAL_MEMBERS
 
     def validate(self) -> None:
         """Refuse options that cannot work, before anything is written to the store."""
@@ -86,6 +93,10 @@ class TrainOptions:
         self._validate_tuning()
         if not 0 < self.threshold < 1:
             raise TrainingError(f"--threshold must be between 0 and 1, got {self.threshold}")
+        if self.interval_members < 0:
+            raise TrainingError(
+                f"--interval-members must be 0 or more, got {self.interval_members}"
+            )
         if self.n_bootstrap < 10:
             raise TrainingError(f"bootstrap samples must be at least 10, got {self.n_bootstrap}")
         self._validate_engine()
@@ -165,6 +176,28 @@ def _cases_and_split(
     return cases, split_cases(cases, options.seed), None
 
 
+def _companions(
+    pipeline: RiskPipeline, split: Split, options: TrainOptions, progress: ProgressFn | None
+) -> None:
+    """Attach what the predictions need beside the model: the chance of each unrecorded answer
+    (next questions) and the evidence ensemble (the interval), measured on the test split."""
+    # On a cluster the training partitions stay there: learn the chances from the test sample.
+    known = split.train if len(split.train) else split.test
+    pipeline.finding_priors_ = FindingPriors().fit(known)
+    plan = MemberPlan(
+        options.interval_members,
+        options.model,
+        options.seed,
+        options.simulated_setting,
+        options.n_cases,
+        options.params,
+    )
+    interval = fit_evidence_interval(plan, split, progress)
+    if interval is not None:
+        measure_interval(interval, pipeline, split.test.head(INTERVAL_TEST_CASES))
+    pipeline.interval_ = interval
+
+
 def _fit(
     split: Split,
     options: TrainOptions,
@@ -228,6 +261,7 @@ def _run_params(
         "operating_threshold": options.threshold,
         "bootstrap_samples": options.n_bootstrap,
         "tune_trials": options.tune_trials,
+        "interval_members": options.interval_members,
         "calibration_slope_fitted": round(classifier.slope_, 6),
         "calibration_intercept_fitted": round(classifier.intercept_, 6),
         "train_prevalence": round(classifier.train_prevalence_, 6),
@@ -297,6 +331,7 @@ def _report(
             simulated=options.data is None,
             split_sizes=split.size_of(),
             evaluation=evaluated.evaluation,
+            interval=pipeline.interval,
             **card,
         )
     )
@@ -308,6 +343,7 @@ def train(
     options: TrainOptions,
     progress: ProgressFn | None = None,
     trial_progress: ProgressFn | None = None,
+    member_progress: ProgressFn | None = None,
 ) -> TrainResult:
     """Fit, evaluate on the test split, log everything to MLflow and register the model.
 
@@ -323,6 +359,7 @@ def train(
         dataset = training_dataset(cases, name)
         mlflow.log_input(dataset, context="training")
         pipeline = fitted or _fit(split, options, progress, trial_progress)
+        _companions(pipeline, split, options, member_progress)
         evaluated = _evaluate(pipeline, split, options)
         tags = _run_tags(options, dataset.digest)
         mlflow.set_tags(tags)

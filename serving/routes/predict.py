@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from features.loader import LoadedModel
 from features.record import CaseRecord
 from features.setting import ClinicalSetting
 from serving.audit import AuditLog
-from serving.config import Settings
+from serving.config import DEFAULT_NEXT_QUESTIONS, MAX_NEXT_QUESTIONS, Settings
 from serving.deps import AuditDep, MetricsDep, ModelDep, RequestIdDep, SettingsDep
 from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES
 from serving.metrics import Metrics
@@ -29,6 +30,32 @@ SettingQuery = Annotated[
         "prevalence; omitted: the prevalence the model was trained at."
     ),
 ]
+NextQuestionsQuery = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=MAX_NEXT_QUESTIONS,
+        description="How many unrecorded questions to rank, most informative first (0: none).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PredictionQuery:
+    """What a prediction request asks for beyond its cases."""
+
+    setting: ClinicalSetting | None
+    next_questions: int
+
+
+async def prediction_query(
+    setting: SettingQuery = None, next_questions: NextQuestionsQuery = DEFAULT_NEXT_QUESTIONS
+) -> PredictionQuery:
+    """The query parameters both predict routes take."""
+    return PredictionQuery(setting, next_questions)
+
+
+QueryDep = Annotated[PredictionQuery, Depends(prediction_query)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong API key (when keys are set)"},
     413: {"model": ErrorResponse, "description": "Body over REDFLAG_MAX_BODY_BYTES"},
@@ -47,18 +74,16 @@ def score(
     model: LoadedModel,
     cases: Sequence[CaseRecord],
     settings: Settings,
-    setting: ClinicalSetting | None,
+    query: PredictionQuery,
     request_id: str,
     key_id: str | None,
     metrics: Metrics,
     audit: AuditLog | None,
 ) -> list[dict[str, Any]]:
     """Explain ``cases`` with one model; count them, and audit them when an audit log is set."""
-    name = None if setting is None else setting.value
-    results = [
-        {"request_id": request_id, **result}
-        for result in explain_cases(model, cases, settings.risk_thresholds, name)
-    ]
+    name = None if query.setting is None else query.setting.value
+    explained = explain_cases(model, cases, settings.risk_thresholds, name, query.next_questions)
+    results = [{"request_id": request_id, **result} for result in explained]
     setting_label = name or "none"
     for result in results:
         metrics.predictions.labels(result["risk_band"], setting_label).inc()
@@ -83,12 +108,12 @@ async def predict(
     metrics: MetricsDep,
     audit: AuditDep,
     request_id: RequestIdDep,
-    setting: SettingQuery = None,
+    query: QueryDep,
 ) -> Response:
     """Probability of spinal malignancy for one case: risk band, urgent flag, explanation."""
     # One case costs about a millisecond: scoring it in place beats a trip to the thread pool.
     key_id = getattr(request.state, "key_id", None)
-    result = score(model, [case], settings, setting, request_id, key_id, metrics, audit)[0]
+    result = score(model, [case], settings, query, request_id, key_id, metrics, audit)[0]
     request.state.cases = 1
     return _json(result)
 
@@ -107,7 +132,7 @@ async def predict_batch(
     metrics: MetricsDep,
     audit: AuditDep,
     request_id: RequestIdDep,
-    setting: SettingQuery = None,
+    query: QueryDep,
 ) -> Response:
     """Score up to REDFLAG_MAX_BATCH cases in one vectorised call; results keep the order sent.
 
@@ -125,7 +150,7 @@ async def predict_batch(
     metrics.batch_cases.observe(n)
 
     def score_batch() -> bytes:
-        results = score(model, batch.cases, settings, setting, request_id, key_id, metrics, audit)
+        results = score(model, batch.cases, settings, query, request_id, key_id, metrics, audit)
         return pydantic_core.to_json({"request_id": request_id, "count": n, "results": results})
 
     # Scoring and serialising both happen off the event loop: health checks and other requests

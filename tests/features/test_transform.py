@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from features.catalogue import FEATURE_NAMES
+from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.record import CaseRecord
 from features.transform import CaseColumnsError, RedFlagFeatures
 from training.cohort.simulate import simulate_cohort
@@ -38,7 +38,7 @@ def test_feature_names_are_stable() -> None:
 
 
 def test_absent_columns_are_missing_not_errors() -> None:
-    matrix = RedFlagFeatures().transform(pd.DataFrame({"age": [70, 30]}))
+    matrix = RedFlagFeatures(not_recorded="native").transform(pd.DataFrame({"age": [70, 30]}))
     assert matrix[0, FEATURE_NAMES.index("age_50_or_over")] == 1
     assert np.isnan(matrix[:, FEATURE_NAMES.index("fever")]).all()
 
@@ -66,3 +66,24 @@ def test_clones_and_pickles(cohort: pd.DataFrame) -> None:
         np.nan_to_num(restored.transform(cohort.head(50))),
         np.nan_to_num(clone(fitted).fit(cohort).transform(cohort.head(50))),
     )
+
+
+def test_a_plus_one_flag_not_recorded_lies_between_absent_and_present() -> None:
+    matrix = RedFlagFeatures().transform(
+        [{"age": 60}, {"age": 60, "night_pain": False}, {"age": 60, "night_pain": True}]
+    )
+    night = matrix[:, FEATURE_NAMES.index("night_pain")]
+    assert night.tolist() == [0.5, 0.0, 1.0]
+    plus_one = [j for j, flag in enumerate(RED_FLAGS) if flag.direction == 1]
+    assert not np.isnan(matrix[:, plus_one]).any()
+
+
+def test_models_pickled_before_the_ordinal_encoding_keep_missing_values() -> None:
+    legacy = RedFlagFeatures()
+    state = legacy.__getstate__()
+    del state["not_recorded"]  # what a transformer pickled before the encoding carries
+    restored = RedFlagFeatures.__new__(RedFlagFeatures)
+    restored.__setstate__(state)
+    assert restored.not_recorded == "native"
+    value = restored.transform([{"age": 60}])[0, FEATURE_NAMES.index("night_pain")]
+    assert np.isnan(value)

@@ -193,6 +193,7 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
 
 def test_the_setting_parameter_knows_every_setting_of_the_model(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
-    (parameter,) = schema["paths"]["/v1/predict"]["post"]["parameters"]
+    parameters = schema["paths"]["/v1/predict"]["post"]["parameters"]
+    (parameter,) = [p for p in parameters if p["name"] == "setting"]
     reference = parameter["schema"]["anyOf"][0]["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][reference]["enum"]) == set(SETTING_PREVALENCE)

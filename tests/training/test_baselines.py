@@ -10,7 +10,7 @@ import pytest
 
 from features import LABEL
 from features.baselines import LogisticRedFlagClassifier, RedFlagScoreClassifier
-from features.catalogue import FEATURE_NAMES
+from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.log_odds import sigmoid
 from features.transform import RedFlagFeatures
 from training.cohort.simulate import simulate_cohort
@@ -107,7 +107,12 @@ def test_logistic_handles_missing_values_with_indicators(split: Split) -> None:
     classifier = pipeline.classifier
     assert isinstance(classifier, LogisticRedFlagClassifier)
     names = classifier.coefficients()
-    assert "esr_mm_per_h_missing" in names and "weight_kg" not in FEATURE_NAMES
+    # A flag without a clinical direction keeps a missing indicator; a +1 flag has none: its
+    # ordinal "not recorded" value stands in, so that its weight alone orders the three states.
+    assert "pain_score_missing" in names and "weight_kg" not in FEATURE_NAMES
+    assert "esr_mm_per_h_missing" not in names and "night_pain_missing" not in names
+    plus_one = [flag.name for flag in RED_FLAGS if flag.direction == 1]
+    assert all(names[name] >= 0 for name in plus_one)
     assert "age_missing" not in names  # age is required, never missing in training
     # A case with everything unrecorded except age still gets a finite probability.
     p = pipeline.predict_risk(pd.DataFrame({"age": [70]}))

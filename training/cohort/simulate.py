@@ -27,7 +27,7 @@ import pandas as pd
 from features.log_odds import sigmoid
 from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
 from features.setting import SETTING_PREVALENCE, SETTINGS
-from training.cohort.targets import SHARE_TARGETS_BY_FLAG, TARGETS_BY_NAME
+from training.cohort.targets import PUBLISHED_FIGURES, SHARE_TARGETS_BY_FLAG, Figures
 from training.schema import bool_column, enum_column, float_column, int_column
 
 FloatArray = npt.NDArray[np.float64]
@@ -143,24 +143,33 @@ _DURATION_SLOPE = 0.7
 _ESR_SLOPE = 0.45  # log-ESR SD ~0.8
 
 
-def simulate_cohort(n: int, seed: int, setting: str = "primary_care") -> pd.DataFrame:
+def simulate_cohort(
+    n: int, seed: int, setting: str = "primary_care", figures: Figures = PUBLISHED_FIGURES
+) -> pd.DataFrame:
     """Simulate `n` back-pain cases in `setting`, deterministic for `seed`.
 
     Args:
         n: number of cases, at least 1.
         seed: seed of `numpy.random.default_rng`.
         setting: "primary_care", "emergency" or "oncology" (known cancer, new back pain).
+        figures: the published figures the cohort reproduces; another world's (drawn by
+            `training.cohort.targets.redraw_figures`) for the evidence ensemble.
 
     Returns:
         One row per case: the case-record fields in order, then `spinal_malignancy` (0/1) and
         `diagnosis`; nullable dtypes, with <NA>/NaN where a field was not recorded.
     """
-    frame, _ = simulate_with_latents(n, seed, setting)
+    frame, _ = simulate_with_latents(n, seed, setting, figures=figures)
     return frame
 
 
 def simulate_with_latents(
-    n: int, seed: int, setting: str = "primary_care", *, prevalence: float | None = None
+    n: int,
+    seed: int,
+    setting: str = "primary_care",
+    *,
+    prevalence: float | None = None,
+    figures: Figures = PUBLISHED_FIGURES,
 ) -> tuple[pd.DataFrame, dict[str, npt.NDArray[np.generic]]]:
     """`simulate_cohort`, plus the unrecorded latent state (cord compression, primary site).
 
@@ -174,9 +183,9 @@ def simulate_with_latents(
     if prevalence is not None and not 0 < prevalence < 1:
         raise ValueError(f"prevalence: must be strictly between 0 and 1, got {prevalence!r}")
     rng = np.random.default_rng(seed)
-    probs = _diagnosis_probabilities(setting, prevalence)
+    probs = _diagnosis_probabilities(setting, prevalence or figures.prevalence_of(setting))
     dx = rng.choice(len(DIAGNOSES), size=n, p=probs)
-    cohort = _Cohort(rng, dx, _intercepts(), setting)
+    cohort = _Cohort(rng, dx, _intercepts(figures), setting, figures=figures)
     cohort.draw()
     cohort.hide_unrecorded(_missing_rates(setting))
     return cohort.frame(), cohort.latents()
@@ -210,7 +219,7 @@ def _missing_rates(setting: str) -> dict[str, float]:
 
 
 @functools.cache
-def _intercepts() -> dict[str, tuple[float, float, float]]:
+def _intercepts(figures: Figures = PUBLISHED_FIGURES) -> dict[str, tuple[float, float, float]]:
     """Solve every calibrated flag's intercepts on a primary-care reference.
 
     Each is (other, malignant, malignant subgroup): the last differs from the second only for a
@@ -222,7 +231,7 @@ def _intercepts() -> dict[str, tuple[float, float, float]]:
     probs = _diagnosis_probabilities("primary_care", prevalence=0.5)
     dx = rng.choice(len(DIAGNOSES), size=_CALIBRATION_SIZE, p=probs)
     solved: dict[str, tuple[float, float, float]] = {}
-    _Cohort(rng, dx, solved, "primary_care", solving=True).draw()
+    _Cohort(rng, dx, solved, "primary_care", solving=True, figures=figures).draw()
     return solved
 
 
@@ -288,6 +297,7 @@ class _Cohort:
     intercepts: dict[str, tuple[float, float, float]]
     setting: str
     solving: bool = False
+    figures: Figures = PUBLISHED_FIGURES
     values: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
     missing: dict[str, BoolArray] = field(default_factory=dict)
     latent: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
@@ -327,19 +337,19 @@ class _Cohort:
         self, name: str, total: FloatArray, subgroup: BoolArray | None
     ) -> tuple[float, float, float]:
         """(other, malignant, malignant subgroup) intercepts that put `name` on its targets."""
-        target = TARGETS_BY_NAME[name]
-        b_other = _solve_intercept(total[~self.malignant], 1 - target.specificity)
+        sensitivity, specificity = self.figures.rates(name)
+        b_other = _solve_intercept(total[~self.malignant], 1 - specificity)
         if subgroup is None:
-            b_malignant = _solve_intercept(total[self.malignant], target.sensitivity)
+            b_malignant = _solve_intercept(total[self.malignant], sensitivity)
             return b_other, b_malignant, b_malignant
-        share = SHARE_TARGETS_BY_FLAG[name].share
+        share = self.figures.share(SHARE_TARGETS_BY_FLAG[name].flag)
         inside, outside = self.malignant & subgroup, self.malignant & ~subgroup
         # The rest of the malignant side carries what the subgroup leaves of the sensitivity.
-        rest = (target.sensitivity * self.malignant.sum() - share * inside.sum()) / outside.sum()
+        rest = (sensitivity * self.malignant.sum() - share * inside.sum()) / outside.sum()
         if not 0 < rest < 1:
             raise ValueError(
                 f"{name}: a share of {share} in its subgroup cannot coexist with a sensitivity "
-                f"of {target.sensitivity}"
+                f"of {sensitivity}"
             )
         return (
             b_other,

@@ -194,3 +194,80 @@ SHARE_TARGETS: tuple[ShareTarget, ...] = (
 )  # fmt: skip
 
 SHARE_TARGETS_BY_FLAG: dict[str, ShareTarget] = {t.flag: t for t in SHARE_TARGETS}
+
+
+# --- the uncertainty of the figures -----------------------------------------------------------
+# How many cases stand behind each figure. Deyo & Diehl 1988 saw 13 cancers among 1,975 patients;
+# an assumed figure is given the uncertainty of a small cohort (20 cancers, 500 others), no less
+# than the weakest published one; the cord-compression shares that of 100 compressions.
+DEYO_1988_COUNTS = (13, 1_962)
+ASSUMED_COUNTS = (20, 500)
+SHARE_COUNT = 100
+# (cases with a malignancy, cases in all) behind each setting's prevalence (features.setting):
+# Deyo & Diehl 1988; ~1.5% of Galliker et al.'s 41,320; oncology assumed from 200 patients.
+PREVALENCE_COUNTS: dict[str, tuple[int, int]] = {
+    "primary_care": (13, 1_975),
+    "emergency": (620, 41_320),
+    "oncology": (49, 200),
+}
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures one simulated world is drawn at: every flag's (sensitivity, specificity), the
+    subgroup shares and each setting's prevalence. ``PUBLISHED_FIGURES`` is the table above;
+    ``redraw_figures`` draws another world within the sampling uncertainty of the sources."""
+
+    flags: tuple[tuple[str, float, float], ...]
+    shares: tuple[tuple[str, float], ...]
+    prevalence: tuple[tuple[str, float], ...]
+
+    def rates(self, name: str) -> tuple[float, float]:
+        """(sensitivity, specificity) of flag ``name``."""
+        return next((sens, spec) for flag, sens, spec in self.flags if flag == name)
+
+    def share(self, flag: str) -> float:
+        """The published share of ``flag`` within its subgroup of the malignant cases."""
+        return next(share for name, share in self.shares if name == flag)
+
+    def prevalence_of(self, setting: str) -> float:
+        """The prevalence of spinal malignancy in ``setting``."""
+        return next(value for name, value in self.prevalence if name == setting)
+
+
+def _published() -> Figures:
+    from features.setting import SETTING_PREVALENCE
+
+    return Figures(
+        flags=tuple((t.name, t.sensitivity, t.specificity) for t in TARGETS),
+        shares=tuple((t.flag, t.share) for t in SHARE_TARGETS),
+        prevalence=tuple(SETTING_PREVALENCE.items()),
+    )
+
+
+PUBLISHED_FIGURES = _published()
+
+
+def _beta(rng: np.random.Generator, rate: float, n: float) -> float:
+    """A rate redrawn from its Jeffreys posterior given ``n`` observations at ``rate``."""
+    return float(rng.beta(rate * n + 0.5, (1 - rate) * n + 0.5))
+
+
+def redraw_figures(rng: np.random.Generator) -> Figures:
+    """One world drawn within the sampling uncertainty of every figure's source counts."""
+    flags = []
+    for target in TARGETS:
+        malignant, other = DEYO_1988_COUNTS if target.status == "published" else ASSUMED_COUNTS
+        flags.append(
+            (
+                target.name,
+                _beta(rng, target.sensitivity, malignant),
+                _beta(rng, target.specificity, other),
+            )
+        )
+    shares = tuple((t.flag, _beta(rng, t.share, SHARE_COUNT)) for t in SHARE_TARGETS)
+    prevalence = tuple(
+        (setting, _beta(rng, cases / total, total))
+        for setting, (cases, total) in PREVALENCE_COUNTS.items()
+    )
+    return Figures(tuple(flags), shares, prevalence)

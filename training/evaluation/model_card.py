@@ -11,15 +11,20 @@ import pandas as pd
 
 from features import DIAGNOSIS, LABEL
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
+from features.interval import EvidenceInterval
 from training.evaluation.metrics import Evaluation
 
 MODEL_DESCRIPTIONS = {
-    "xgboost": "Gradient-boosted trees (XGBoost) on the engineered red flags, missing values "
-    "handled natively, monotone constraints from each red flag's clinical direction, "
+    "xgboost": "Gradient-boosted trees (XGBoost) on the engineered red flags, monotone constraints "
+    "from each red flag's clinical direction (a +1 flag not recorded is given a value between "
+    "absent and present, so recording it present never lowers the estimate and recording it "
+    "absent never raises it; flags without a direction keep XGBoost's own missing-value handling), "
     "early-stopped and Platt-recalibrated on the validation split; explained with exact "
     "TreeSHAP scaled by the recalibration slope.",
-    "logistic": "L2 logistic regression on the same engineered red flags (median imputation plus a "
-    "missing indicator per feature, standardised), Platt-recalibrated on the validation split; "
+    "logistic": "L2 logistic regression on the same engineered red flags (a +1 flag not recorded "
+    "between absent and present and its weight kept at 0 or above; median imputation plus a "
+    "missing indicator for flags without a direction; standardised), Platt-recalibrated on the "
+    "validation split; "
     "explained exactly by its linear terms.",
     "deyo-rule": "The Deyo rule (Deyo & Diehl 1988: any of age 50 or over, previous cancer, "
     "unexplained weight loss, failed conservative treatment) mapped to a probability by a logistic "
@@ -56,6 +61,7 @@ class CardInputs:
     simulated: bool
     split_sizes: Mapping[str, int]
     evaluation: Evaluation
+    interval: EvidenceInterval | None = None
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -93,6 +99,7 @@ def render_model_card(inputs: CardInputs) -> str:
             *_training_data_section(inputs),
             *_performance_section(inputs.evaluation),
             *_subgroups_section(inputs.evaluation),
+            *_interval_section(inputs.interval),
             *_limitations_section(),
             *_not_a_medical_device_section(),
         ]
@@ -191,6 +198,32 @@ def _subgroups_section(evaluation: Evaluation) -> list[str]:
         ),
         "",
     ]
+
+
+def _interval_section(interval: EvidenceInterval | None) -> list[str]:
+    """How each estimate's interval is made, why, and what it was measured to do."""
+    if interval is None:
+        return ["## Interval", "", "None: this run fitted no evidence members.", ""]
+    lines = [
+        "## Interval",
+        "",
+        f"Level {interval.level:.0%}; method: {interval.method}.",
+        "",
+        "Why: the published figures the simulator reproduces come from small cohorts (13 cancers "
+        "among 1,975 patients in Deyo & Diehl 1988), so an interval that only reflected the "
+        "simulated sample would shrink to nothing with a million cases. Redrawing every figure "
+        "within its source's sampling uncertainty and refitting shows how far that evidence "
+        "leaves each estimate open.",
+        "",
+        f"Coverage, leaving one member out (the chance a fresh redrawn world falls inside a "
+        f"case's interval, on test cases): {_fmt(interval.coverage)}.",
+        "",
+        "| yes/no findings recorded | median width (probability) |",
+        "|---|---|",
+        *(f"| {group} | {width:.4f} |" for group, width in interval.widths.items()),
+        "",
+    ]
+    return lines
 
 
 def _limitations_section() -> list[str]:
