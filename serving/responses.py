@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from features.catalogue import FEATURE_NAMES, RED_FLAGS
+from features.catalogue import FEATURE_NAMES, RED_FLAGS, recorded_features
 from features.loader import LoadedModel
+from features.reasons import case_reasons
 from features.record import CaseRecord
 from features.scoring import score_cases
+from features.transform import case_columns
 
 # Read once from the catalogue: per-request code indexes plain tuples, not dataclasses.
 _LABELS = tuple(flag.label for flag in RED_FLAGS)
@@ -45,6 +47,8 @@ def explain_cases(
     probabilities, bands = scores.probability.tolist(), scores.risk_band.tolist()
     bases, reasons_of = scores.base_value.tolist(), scores.urgent_reasons()
     identity = model.identity.as_response()
+    recorded = recorded_features(case_columns(records))
+    plain = case_reasons(scores.contributions, scores.matrix, recorded, records)
     results = []
     for i, record in enumerate(records):
         row, share, reasons = values[i], shares[i], list(reasons_of[i])
@@ -67,6 +71,7 @@ def explain_cases(
                         for j in order[i]
                     ],
                 },
+                "reasons": plain[i],
                 "setting": setting,
                 "prevalence": scores.prevalence,
                 "model": identity,
