@@ -39,7 +39,9 @@ class Reason(BaseModel):
     """A recorded finding's contribution as a sentence (features/reasons.py has the wording)."""
 
     feature: str
-    sentence: str = Field(description="e.g. 'Previous prostate cancer raises the estimate strongly'")
+    sentence: str = Field(
+        description="e.g. 'Previous prostate cancer raises the estimate strongly'"
+    )
     direction: Literal["raises", "lowers"]
     strength: Literal["strongly", "moderately", "slightly"] = Field(
         description="|contribution| in log-odds: 1.0 or more, 0.4 or more, 0.1 or more."
