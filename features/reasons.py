@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from features.catalogue import FEATURE_NAMES
+from features.catalogue import FEATURE_NAMES, RED_FLAGS
 
 # |contribution| in log-odds, the strongest first. 1.0 multiplies the odds by e (2.7) or more,
 # 0.4 by 1.5 or more, 0.1 by 1.1 or more; below 0.1 (odds moved by under 10%) is not a reason.
@@ -73,7 +73,7 @@ PHRASES: dict[str, Phrase] = {
     "male_sex": _flag("Male sex", "Female sex"),
     "history_of_cancer": _previous_cancer,
     "high_spinal_tropism_cancer": _tropism,
-    "years_since_cancer_diagnosis": _amount("{} years since the cancer was diagnosed"),
+    "years_since_cancer_diagnosis": _amount("Cancer diagnosed {} years ago"),
     "pain_duration_weeks": _amount("Pain for {} weeks"),
     "duration_over_4_weeks": _flag("Pain for more than 4 weeks", "Pain for 4 weeks or less"),
     "progressive_pain": _flag("Progressively worsening pain", "Pain not worsening"),
@@ -93,7 +93,7 @@ PHRASES: dict[str, Phrase] = {
     "sensory_loss": _flag("Loss of sensation", "No loss of sensation"),
     "gait_difficulty": _flag("Difficulty walking", "No difficulty walking"),
     "neuro_deficit_count": _count(
-        "One neurological deficit", "{} neurological deficits", "No neurological deficit"
+        "One neurological deficit", "Having {} neurological deficits", "No neurological deficit"
     ),
     "any_neuro_deficit": _flag("A neurological deficit", "No neurological deficit"),
     "sphincter_dysfunction": _flag(
@@ -110,20 +110,18 @@ PHRASES: dict[str, Phrase] = {
     "fever": _flag("Fever", "No fever"),
     "systemic_sign_count": _count(
         "One systemic sign (weight loss, fatigue or fever)",
-        "{} systemic signs (weight loss, fatigue, fever)",
+        "Having {} systemic signs (weight loss, fatigue, fever)",
         "No systemic signs",
     ),
     "current_smoker": _flag("Current smoker", "Not a current smoker"),
-    "pack_years": _amount("{} pack-years smoked"),
+    "pack_years": _amount("Smoking history of {} pack-years"),
     "family_history_of_cancer": _flag("Family history of cancer", "No family history of cancer"),
     "recent_trauma": _flag("Recent trauma", "No recent trauma"),
     "steroid_use": _flag("Steroid use", "No steroid use"),
     "immunosuppressed": _flag("Immunosuppression", "Not immunosuppressed"),
     "esr_mm_per_h": _amount("ESR {} mm/h"),
     "esr_20_or_more": _flag("ESR 20 mm/h or more", "ESR under 20 mm/h"),
-    "red_flag_count": _count(
-        "One red flag present", "{} red flags present", "No red flags present"
-    ),
+    "red_flag_count": _count("One red flag present", "Having {} red flags", "No red flags present"),
     "deyo_rule_positive": _flag(
         "Deyo rule positive (age 50+, previous cancer, weight loss or failed treatment)",
         "Deyo rule negative",
@@ -132,6 +130,21 @@ PHRASES: dict[str, Phrase] = {
 if set(PHRASES) != set(FEATURE_NAMES):  # checked when the module loads: one phrase per red flag
     raise RuntimeError("PHRASES must say every red flag of the catalogue")
 _PHRASES = tuple(PHRASES[name] for name in FEATURE_NAMES)
+_INPUTS = tuple(flag.inputs for flag in RED_FLAGS)
+# Flags that count or combine findings: a value above 0 rests on findings that were recorded, so it
+# is a reason even when other inputs were not; a 0 may only mean "not asked", so it is not.
+PRESENCE_FLAGS = frozenset(
+    {"neuro_deficit_count", "any_neuro_deficit", "systemic_sign_count", "red_flag_count",
+     "deyo_rule_positive"}
+)  # fmt: skip
+_PRESENCE = tuple(name in PRESENCE_FLAGS for name in FEATURE_NAMES)
+
+
+def _stands(feature: int, value: float, record: Mapping[str, Any]) -> bool:
+    """Whether the flag's value is a finding: every input recorded, or a presence above 0."""
+    if all(record.get(name) is not None for name in _INPUTS[feature]):
+        return True
+    return _PRESENCE[feature] and value > 0
 
 
 def strength_of(contribution: float) -> str | None:
@@ -182,6 +195,8 @@ def case_reasons(
         for j in order[i]:
             if len(found) == limit or not known[i][j]:
                 break
+            if not _stands(j, values[i][j], record):
+                continue
             said = reason(j, values[i][j], shares[i][j], record)
             if said is not None:
                 found.append(said)

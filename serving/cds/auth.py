@@ -146,7 +146,9 @@ class CdsVerifier:
             raise CdsAuthError("replay", "jti already used: a token is accepted once")
         return claims
 
-    def _decode(self, token: str, key: jwt.PyJWK, alg: str, audience: str, iss: str) -> dict[str, Any]:
+    def _decode(
+        self, token: str, key: jwt.PyJWK, alg: str, audience: str, iss: str
+    ) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
