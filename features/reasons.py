@@ -60,9 +60,7 @@ def _previous_cancer(v: float, record: Mapping[str, Any]) -> str:
 
 def _tropism(v: float, record: Mapping[str, Any]) -> str:
     if v >= 0.5:
-        return (
-            f"Previous {_cancer(record.get('cancer_type'))}, a type that often spreads to the spine"
-        )
+        return f"Previous {_cancer(record.get('cancer_type'))} (a type that often spreads to the spine)"
     return "Previous cancer of a type that rarely spreads to the spine"
 
 

@@ -243,7 +243,7 @@ function drawWaterfall(result) {
   const points = [base];
   for (const s of steps) { running += s.value; points.push(running); }
   const lo = Math.min(...points) - 0.3, hi = Math.max(...points) + 0.3;
-  const W = 640, left = 230, right = 20, rowH = 22, top = 30;
+  const W = 640, left = 250, right = 20, rowH = 22, top = 30;
   const H = top + rowH * (steps.length + 2) + 10;
   const x = (v) => left + ((v - lo) / (hi - lo)) * (W - left - right);
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}` });
@@ -256,7 +256,10 @@ function drawWaterfall(result) {
   }
   const row = (i, label, from, to, colour) => {
     const y = top + i * rowH;
-    root.appendChild(svg("text", { x: left - 6, y: y + 14, "text-anchor": "end" }, label));
+    const short = label.length > 40 ? `${label.slice(0, 39)}…` : label;
+    const text = svg("text", { x: left - 6, y: y + 14, "text-anchor": "end" }, short);
+    text.appendChild(svg("title", {}, label));
+    root.appendChild(text);
     root.appendChild(svg("rect", {
       x: Math.min(x(from), x(to)), y: y + 3, height: rowH - 6,
       width: Math.max(Math.abs(x(to) - x(from)), 1.5), fill: colour,

@@ -177,11 +177,12 @@ def test_feedback_is_counted_and_audited_without_patient_data(
     audit = tmp_path / "audit.jsonl"
     with TestClient(make_app(audit_log=audit)) as client:
         card = client.post(SERVICE, json=cds_call()).json()["cards"][0]
+        when = "2026-12-01T10:00:00Z"
         feedback = {"feedback": [
-            {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-12-01T10:00:00Z",
+            {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": when,
              "overrideReason": {"reason": card["overrideReasons"][0],
                                 "userComment": "Mr Smith had an MRI last week"}},
-            {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-12-01T10:01:00Z",
+            {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": when,
              "acceptedSuggestions": [{"id": "s1"}]},
         ]}  # fmt: skip
         response = client.post(f"{SERVICE}/feedback", json=feedback)
