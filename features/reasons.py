@@ -60,7 +60,8 @@ def _previous_cancer(v: float, record: Mapping[str, Any]) -> str:
 
 def _tropism(v: float, record: Mapping[str, Any]) -> str:
     if v >= 0.5:
-        return f"Previous {_cancer(record.get('cancer_type'))} (a type that often spreads to the spine)"
+        cancer = _cancer(record.get("cancer_type"))
+        return f"Previous {cancer} (a type that often spreads to the spine)"
     return "Previous cancer of a type that rarely spreads to the spine"
 
 

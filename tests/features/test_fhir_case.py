@@ -103,3 +103,14 @@ def test_the_code_table_reaches_every_field_and_says_how_well() -> None:
     assert {entry.match for entry in OBSERVATION_CODES} == {"exact", "best", "local"}
     assert all(e.code == e.field for e in OBSERVATION_CODES if e.system == LOCAL)
     assert {kind for kind, _ in CANCER_CONDITIONS.values()} >= {"breast", "prostate", "myeloma"}
+
+
+def test_the_docs_print_every_code_of_the_table() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "clinical-standards.md").read_text()
+    for entry in OBSERVATION_CODES:
+        if entry.match != "local":
+            assert f"| `{entry.field}` | " in text and f"`{entry.code}`" in text, entry
+    for _, code in CANCER_CONDITIONS:
+        assert f"`{code}`" in text
