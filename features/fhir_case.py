@@ -7,6 +7,7 @@ with no resource at all is not recorded either (absence from a chart is not a "n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -49,7 +50,7 @@ class FhirCase:
     basis: list[str] = field(default_factory=list)  # references of the resources used
 
 
-def resources_in(value: Any) -> list[Resource]:
+def resources_in(value: Any, depth: int = 0) -> list[Resource]:
     """A resource, a Bundle of them, or null (no data) as a list of resources."""
     if value is None:
         return []
@@ -62,7 +63,9 @@ def resources_in(value: Any) -> list[Resource]:
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping) or "resourceType" not in resource:
             raise FhirCaseError(f"Bundle entry[{i}] has no resource")
-        found.extend(resources_in(resource))
+        if depth >= 2 and resource.get("resourceType") == "Bundle":
+            raise FhirCaseError("Bundles nested more than two deep are not read")
+        found.extend(resources_in(resource, depth + 1))
     return found
 
 
@@ -91,9 +94,18 @@ def _when(text: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _quantity(entry: FieldCode, obs: Resource) -> float:
     quantity = obs.get("valueQuantity")
-    if not isinstance(quantity, Mapping) or not isinstance(quantity.get("value"), int | float):
+    if not isinstance(quantity, Mapping) or not _finite(quantity.get("value")):
         raise FhirCaseError(f"{_name(obs)} ({entry.field}): needs valueQuantity with a value")
     unit = str(quantity.get("code") or quantity.get("unit") or "")
     factors = _CONVERSIONS.get(entry.unit or "", {})
@@ -104,10 +116,10 @@ def _quantity(entry: FieldCode, obs: Resource) -> float:
 
 
 def _integer(entry: FieldCode, obs: Resource) -> int:
-    value = obs.get("valueInteger")
+    value: Any = obs.get("valueInteger")
     if value is None and isinstance(obs.get("valueQuantity"), Mapping):
         value = obs["valueQuantity"].get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if not _finite(value) or value != int(value):
         raise FhirCaseError(f"{_name(obs)} ({entry.field}): needs a whole-number value")
     return int(value)
 
@@ -154,7 +166,7 @@ def observation_value(entry: FieldCode, obs: Resource) -> Any:
 def _observations(observations: Iterable[Resource], case: FhirCase) -> dict[str, Any]:
     latest: dict[str, tuple[datetime, int, Any]] = {}
     for order, obs in enumerate(observations):
-        if obs.get("status") in _IGNORED_STATUSES:
+        if str(obs.get("status")) in _IGNORED_STATUSES:
             continue
         entry = next(
             (OBSERVATION_FIELD[c] for c in _codings(obs.get("code")) if c in OBSERVATION_FIELD),

@@ -96,6 +96,8 @@ def _fetch(server: str, query: str, token: str | None) -> Any:
         if not following:
             break
         page, pages = _get(following[0], token), pages + 1
+        if not isinstance(page, dict):
+            raise ValueError("a page of the search is not a Bundle")
         entries.extend(page.get("entry") or [])
     return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
 
@@ -120,7 +122,9 @@ def gather(call: CdsRequest) -> dict[str, Any]:
     for key in missing:
         try:
             given[key] = _fetch(call.fhirServer, _query(PREFETCH[key], call.context), token)
-        except (urllib.error.URLError, OSError, ValueError) as error:
+        except DataUnavailableError:
+            raise
+        except Exception as error:  # unreachable, refused, not JSON, not FHIR: the data is not had
             reason = getattr(error, "reason", None) or error
             raise DataUnavailableError(
                 f"{key} could not be fetched from fhirServer: {reason}"

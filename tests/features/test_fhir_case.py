@@ -114,3 +114,18 @@ def test_the_docs_print_every_code_of_the_table() -> None:
             assert f"| `{entry.field}` | " in text and f"`{entry.code}`" in text, entry
     for _, code in CANCER_CONDITIONS:
         assert f"`{code}`" in text
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        observation("q", LOINC, "29463-7", valueQuantity={"value": 10**400, "code": "kg"}),
+        observation("q", LOINC, "72514-3", valueInteger=float("inf")),
+        {**observation("q", SNOMED, "84229001", valueBoolean=True), "status": ["final"]},
+    ],
+)
+def test_odd_values_are_named_not_crashed_on(odd: dict) -> None:
+    try:
+        case_from_resources(patient(), [odd], [], TODAY)
+    except FhirCaseError as error:
+        assert "Observation/q" in str(error)
