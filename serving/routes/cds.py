@@ -23,6 +23,7 @@ from serving.cds.cards import (
 from serving.cds.service import HOOK, CdsRequest, DataUnavailableError, discovery, gather
 from serving.deps import AuditDep, MetricsDep, RequestIdDep
 from serving.errors import field_errors
+from serving.examples import CDS_CARDS_EXAMPLE
 from serving.metrics import Metrics
 from serving.routes.predict import score
 from serving.schemas import ErrorResponse
@@ -64,7 +65,11 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(tags=["cds-hooks"], responses=AUTH_ERRORS)
 
 
-@router.get("/cds-services", summary="CDS Hooks discovery")
+@router.get(
+    "/cds-services",
+    summary="CDS Hooks discovery",
+    responses={200: {"content": {"application/json": {"example": discovery()}}}},
+)
 async def cds_discovery(client: CdsClient) -> dict[str, Any]:
     """The one service, on patient-view, with its prefetch templates."""
     return discovery()
@@ -108,7 +113,8 @@ def _card_for(
     SERVICE_PATH,
     summary="Spinal malignancy risk on patient-view",
     responses={
-        412: {"model": ErrorResponse, "description": "Data neither prefetched nor fetchable"}
+        200: {"content": {"application/json": {"example": CDS_CARDS_EXAMPLE}}},
+        412: {"model": ErrorResponse, "description": "Data neither prefetched nor fetchable"},
     },
 )
 async def cds_service(
@@ -173,7 +179,11 @@ def _reason_code(item: Feedback) -> str:
     return coding.code if coding.code in _REASON_CODES else "other"
 
 
-@router.post(f"{SERVICE_PATH}/feedback", summary="Feedback on cards")
+@router.post(
+    f"{SERVICE_PATH}/feedback",
+    summary="Feedback on cards",
+    responses={200: {"content": {"application/json": {"example": {"received": 1}}}}},
+)
 async def cds_feedback(
     body: FeedbackRequest, client: CdsClient, metrics: MetricsDep, audit: AuditDep
 ) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from features.setting import ClinicalSetting
 from serving.audit import AuditLog
 from serving.config import Settings
 from serving.deps import AuditDep, MetricsDep, ModelDep, RequestIdDep, SettingsDep
-from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES
+from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES, FHIR_BUNDLE, RISK_ASSESSMENT_EXAMPLE
 from serving.fhir import FHIR_JSON, risk_assessment, wants_fhir
 from serving.metrics import Metrics
 from serving.responses import explain_cases
@@ -103,7 +103,7 @@ FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     200: {
         "description": "A FHIR RiskAssessment (or, with Accept: application/json, the prediction)",
-        "content": {FHIR_JSON: {}, "application/json": {}},
+        "content": {FHIR_JSON: {"example": RISK_ASSESSMENT_EXAMPLE}, "application/json": {}},
     },
     422: {
         "model": ErrorResponse,
@@ -119,7 +119,15 @@ FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def predict_fhir(
     request: Request,
-    bundle: Annotated[dict[str, Any], Body(media_type=FHIR_JSON)],
+    bundle: Annotated[
+        dict[str, Any],
+        Body(
+            media_type=FHIR_JSON,
+            openapi_examples={
+                "worrying": {"summary": "Previous prostate cancer, weakness", "value": FHIR_BUNDLE}
+            },
+        ),
+    ],
     model: ModelDep,
     settings: SettingsDep,
     metrics: MetricsDep,

@@ -112,3 +112,16 @@ def test_a_bundle_that_cannot_be_read_is_a_422_naming_the_resource(client: TestC
 )  # fmt: skip
 def test_accept_header(accept: str | None, fhir: bool) -> None:
     assert wants_fhir(accept) is fhir
+
+
+def test_the_clinical_examples_are_valid_and_match_the_service(client: TestClient) -> None:
+    from serving.examples import CDS_CARDS_EXAMPLE, FHIR_BUNDLE, RISK_ASSESSMENT_EXAMPLE
+    from tests.clinical import empty_values
+
+    RiskAssessment.model_validate(RISK_ASSESSMENT_EXAMPLE)
+    (card,) = CDS_CARDS_EXAMPLE["cards"]
+    assert empty_values(card) == [] and len(card["summary"]) < 140
+    assert FHIR_BUNDLE == worrying_bundle()
+    live = client.post("/v1/predict/fhir", json=FHIR_BUNDLE).json()
+    assert set(live) == set(RISK_ASSESSMENT_EXAMPLE)
+    assert live["prediction"][0].keys() == RISK_ASSESSMENT_EXAMPLE["prediction"][0].keys()
