@@ -16,6 +16,7 @@ from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
 from features.loader import is_movable
 from features.store import tracking_uri
 from serving.audit import AuditLog
+from serving.cds.auth import CdsVerifier, KeySet
 from serving.config import Settings
 from serving.errors import install_error_handlers
 from serving.metrics import Metrics
@@ -27,6 +28,8 @@ from serving.middleware import (
 )
 from serving.reload import ModelSlot, Reloader
 from serving.routes import admin, health, model, predict
+from serving.routes import cds as cds_routes
+from serving.routes import page as page_routes
 
 log = logging.getLogger("redflag.serving")
 
@@ -80,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (health.router, predict.router, model.router, admin.router):
         app.include_router(router)
+    app.state.cds_verifier = cds_verifier(settings)
+    app.include_router(cds_routes.router)
+    app.include_router(page_routes.router)
     # Added innermost first: the request context wraps everything, so a 401 or 413 is logged too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_keys:
@@ -91,6 +97,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     paths = frozenset(route.path for route in iter_route_contexts(app.routes) if route.path)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, paths=paths)
     return app
+
+
+def cds_verifier(settings: Settings) -> CdsVerifier | None:
+    """The CDS client JWT check when issuers and their keys are configured; None (open) else."""
+    if not settings.cds_issuers or not settings.cds_jwks:
+        log.warning(
+            "CDS Hooks routes are open: set REDFLAG_CDS_ISSUERS and REDFLAG_CDS_JWKS to require "
+            "the CDS client's signed JWT"
+        )
+        return None
+    keys = KeySet(settings.cds_jwks)
+    return CdsVerifier(settings.cds_issuers, keys, settings.cds_max_token_lifetime_s)
 
 
 def _document_api_keys(app: FastAPI) -> None:

@@ -66,13 +66,24 @@ class AuditLog:
                 "case_sha256": case_digest(case),
             }
             lines.append(json.dumps(entry, separators=(",", ":")))
-        text = "\n".join(lines) + "\n"
+        return self._append("\n".join(lines) + "\n", len(lines))
+
+    def record_event(self, kind: str, entries: Sequence[dict[str, Any]]) -> bool:
+        """Write one line per entry of an event ``kind`` (e.g. CDS feedback); True when written."""
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        lines = [
+            json.dumps({"timestamp": now, "event": kind, **entry}, separators=(",", ":"))
+            for entry in entries
+        ]
+        return self._append("\n".join(lines) + "\n", len(lines)) if lines else True
+
+    def _append(self, text: str, count: int) -> bool:
         try:
             with self._lock, self.path.open("a", encoding="utf-8") as out:
                 out.write(text)
             return True
         except OSError as error:
-            self._metrics.audit_failures.inc(len(lines))
+            self._metrics.audit_failures.inc(count)
             now_s = time.monotonic()
             if now_s - self._last_failure_log >= _FAILURE_LOG_INTERVAL_S:
                 self._last_failure_log = now_s

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     # cores: 1 thread halves one-case latency and does not slow a 1000-case batch.
     scoring_threads: int = Field(default=1, ge=0)
     log_level: str = "INFO"
+    # CDS Hooks: issuers allowed to call, "https://ehr.example,https://other"; with cds_jwks (a JWKS
+    # file or URL) every /cds-services call needs their JWT. Both empty: the routes are open.
+    cds_issuers: Annotated[frozenset[str], NoDecode] = frozenset()
+    cds_jwks: str | None = None
+    # The public base URL the CDS client calls (the JWT's aud); unset: the URL the request reached.
+    cds_base_url: str | None = None
+    cds_max_token_lifetime_s: float = Field(default=600.0, gt=0)
 
     @field_validator("risk_thresholds", mode="before")
     @classmethod
@@ -106,6 +113,21 @@ class Settings(BaseSettings):
         unknown = sorted(self.admin_key_ids - set(self.api_keys))
         if unknown:
             raise ValueError(f"admin_key_ids: {', '.join(unknown)} not among the api_keys ids")
+        return self
+
+    @field_validator("cds_issuers", mode="before")
+    @classmethod
+    def _parse_issuers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _cds_security_whole(self) -> Self:
+        if bool(self.cds_issuers) != bool(self.cds_jwks):
+            raise ValueError("cds_issuers and cds_jwks go together: set both, or neither")
+        if self.cds_base_url is not None:
+            self.cds_base_url = self.cds_base_url.rstrip("/")
         return self
 
     @field_validator("log_level")

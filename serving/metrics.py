@@ -65,6 +65,24 @@ class Metrics:
             "Prediction audit records that could not be written.",
             registry=r,
         )
+        self.cds_cards = Counter(
+            "redflag_cds_cards",
+            "CDS Hooks cards returned, by indicator ('unavailable': the failure card).",
+            ["indicator"],
+            registry=r,
+        )
+        self.cds_feedback = Counter(
+            "redflag_cds_feedback",
+            "CDS Hooks feedback on cards, by outcome and override reason code ('none', 'other').",
+            ["outcome", "reason"],
+            registry=r,
+        )
+        self.cds_refusals = Counter(
+            "redflag_cds_auth_refusals",
+            "CDS client tokens refused, by reason (alg, iss, aud, expired, replay, ...).",
+            ["reason"],
+            registry=r,
+        )
 
     def served(self, model: LoadedModel) -> None:
         """Name ``model`` as the one served, replacing the previous one."""

@@ -9,6 +9,7 @@ import numpy as np
 
 from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.loader import LoadedModel
+from features.reasons import case_reasons
 from features.record import FIELD_LABELS, CaseRecord
 from features.scoring import Scores, score_cases
 from features.urgent import fired_reasons
@@ -58,8 +59,14 @@ def explain_cases(
         next_questions=next_questions,
     )
     identity = model.identity.as_response()
+    assert scores.contributions is not None and scores.recorded is not None
+    # Words for people: only recorded findings, so an unrecorded one is never stated as one.
+    reasons = case_reasons(scores.contributions, scores.values, scores.recorded, records)
     return [
-        _prediction(scores, i, record, setting, identity, next_questions)
+        {
+            **_prediction(scores, i, record, setting, identity, next_questions),
+            "reasons": reasons[i],
+        }
         for i, record in enumerate(records)
     ]
 

@@ -80,6 +80,20 @@ class NextQuestion(BaseModel):
     changes_urgent: bool
 
 
+class Reason(BaseModel):
+    """A recorded finding's contribution as a sentence (features/reasons.py has the wording)."""
+
+    feature: str
+    sentence: str = Field(
+        description="e.g. 'Previous prostate cancer raises the estimate strongly'"
+    )
+    direction: Literal["raises", "lowers"]
+    strength: Literal["strongly", "moderately", "slightly"] = Field(
+        description="|contribution| in log-odds: 1.0 or more, 0.4 or more, 0.1 or more."
+    )
+    contribution: float
+
+
 class ModelRef(BaseModel):
     """Which registered model produced the prediction."""
 
@@ -102,6 +116,10 @@ class Prediction(BaseModel):
     explanation: Explanation
     unrecorded: Unrecorded
     next_questions: list[NextQuestion] = Field(description="At most ?next_questions=K (5).")
+
+    reasons: list[Reason] = Field(
+        description="Up to 3 recorded findings that move the estimate most, in words."
+    )
     setting: str | None = Field(
         description="Setting whose prevalence was applied (null: the training prevalence)."
     )

@@ -55,3 +55,9 @@ MODEL_INFO_EXAMPLE = load_example("model_info")
 READY_EXAMPLE = load_example("ready")
 RELOADED_EXAMPLE = load_example("reload_reloaded")
 RELOAD_FAILED_EXAMPLE = load_example("reload_failed")
+
+# Clinical standards (docs/clinical-standards.md): a FHIR Bundle in, and what the e2e test's real
+# `redflag serve` answered for it: a RiskAssessment, and the CDS Hooks card for the same patient.
+FHIR_BUNDLE = load_example("fhir_bundle")
+RISK_ASSESSMENT_EXAMPLE = load_example("risk_assessment")
+CDS_CARDS_EXAMPLE = load_example("cds_cards")

@@ -8,15 +8,19 @@ from typing import Annotated, Any
 
 import pydantic_core
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from features.fhir_case import FhirCaseError, case_from_bundle
 from features.loader import LoadedModel
 from features.record import CaseRecord
 from features.setting import ClinicalSetting
 from serving.audit import AuditLog
 from serving.config import DEFAULT_NEXT_QUESTIONS, MAX_NEXT_QUESTIONS, Settings
 from serving.deps import AuditDep, MetricsDep, ModelDep, RequestIdDep, SettingsDep
-from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES
+from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES, FHIR_BUNDLE, RISK_ASSESSMENT_EXAMPLE
+from serving.fhir import FHIR_JSON, risk_assessment, wants_fhir
 from serving.metrics import Metrics
 from serving.responses import explain_cases
 from serving.schemas import BatchPrediction, BatchRequest, ErrorResponse, Prediction
@@ -115,7 +119,66 @@ async def predict(
     key_id = getattr(request.state, "key_id", None)
     result = score(model, [case], settings, query, request_id, key_id, metrics, audit)[0]
     request.state.cases = 1
+    if wants_fhir(request.headers.get("accept")):
+        return Response(pydantic_core.to_json(risk_assessment(result)), media_type=FHIR_JSON)
     return _json(result)
+
+
+FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {
+        "description": "A FHIR RiskAssessment (or, with Accept: application/json, the prediction)",
+        "content": {FHIR_JSON: {"example": RISK_ASSESSMENT_EXAMPLE}, "application/json": {}},
+    },
+    422: {
+        "model": ErrorResponse,
+        "description": "A resource that cannot be read, or an invalid case",
+    },
+}
+
+
+@router.post(
+    "/predict/fhir",
+    responses=FHIR_RESPONSES,
+    summary="Score a FHIR Bundle (Patient, Observations, Conditions)",
+)
+async def predict_fhir(
+    request: Request,
+    bundle: Annotated[
+        dict[str, Any],
+        Body(
+            media_type=FHIR_JSON,
+            openapi_examples={
+                "worrying": {"summary": "Previous prostate cancer, weakness", "value": FHIR_BUNDLE}
+            },
+        ),
+    ],
+    model: ModelDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    audit: AuditDep,
+    request_id: RequestIdDep,
+    query: QueryDep,
+) -> Response:
+    """The case read from the Bundle through the same code table as CDS Hooks; a RiskAssessment.
+
+    ``Accept: application/json`` (without FHIR JSON) answers the usual prediction instead.
+    """
+    try:
+        found = case_from_bundle(bundle)
+        case = CaseRecord.model_validate(found.record)
+    except FhirCaseError as error:
+        raise HTTPException(422, f"invalid Bundle: {error}") from None
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+    key_id = getattr(request.state, "key_id", None)
+    result = score(model, [case], settings, query, request_id, key_id, metrics, audit)[0]
+    request.state.cases = 1
+    accept = request.headers.get("accept") or ""
+    if "application/json" in accept and not wants_fhir(accept):
+        return _json(result)
+    resource = risk_assessment(result, found.patient, found.basis)
+    return Response(pydantic_core.to_json(resource), media_type=FHIR_JSON)
 
 
 @router.post(

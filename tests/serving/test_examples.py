@@ -96,6 +96,9 @@ def test_the_named_examples_are_the_json_files() -> None:
         "ready.json",
         "reload_reloaded.json",
         "reload_failed.json",
+        "fhir_bundle.json",
+        "risk_assessment.json",
+        "cds_cards.json",
     }
 
 
