@@ -54,7 +54,7 @@ def test_a_patient_view_call_gets_one_spec_valid_card(client: TestClient) -> Non
     assert card["source"]["url"].endswith("/model-card") and card["source"]["label"]
     assert "**Why:**" in card["detail"] and "Previous prostate cancer" in card["detail"]
     assert "Not a medical device" in card["detail"]
-    assert "interval" not in card["detail"]  # none yet: the response has no interval
+    assert "90% interval:" in card["detail"] and "**Ask next:**" in card["detail"]
     assert all(reason["display"] for reason in card["overrideReasons"])
 
 

@@ -57,7 +57,10 @@ def test_accept_fhir_json_answers_a_valid_risk_assessment(
     assert resource["status"] == "final" and resource["subject"]["display"]
     assert resource["method"]["coding"][0]["version"] == plain["model"]["version"]
     assert any("0-1 scale" in note["text"] for note in resource["note"])
-    assert "extension" not in prediction  # no interval yet: nothing claimed
+    (extension,) = prediction["extension"]  # the evidence interval, as a Range
+    low, high = extension["valueRange"]["low"]["value"], extension["valueRange"]["high"]["value"]
+    assert low - 1e-6 <= prediction["probabilityDecimal"] <= high + 1e-6
+    assert plain["interval"]["low"] == pytest.approx(low, abs=1e-6)
 
 
 def test_an_interval_when_there_is_one_goes_into_the_resource() -> None:
