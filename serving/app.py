@@ -25,8 +25,9 @@ from serving.middleware import (
     RequestContextMiddleware,
     configure_logging,
 )
+from serving.monitoring import DriftMonitor
 from serving.reload import ModelSlot, Reloader
-from serving.routes import admin, health, model, predict
+from serving.routes import admin, health, model, monitoring, predict
 
 log = logging.getLogger("redflag.serving")
 
@@ -41,10 +42,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     slot = ModelSlot()
     store = tracking_uri()
+    drift_monitor = DriftMonitor(settings.drift_window, settings.drift_min_cases, store)
+    metrics.registry.register(drift_monitor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reloader = Reloader(settings.model_uri, store, slot, metrics, settings.scoring_threads)
+        reloader = Reloader(
+            settings.model_uri,
+            store,
+            slot,
+            metrics,
+            settings.scoring_threads,
+            drift_monitor.prepare,
+        )
         app.state.reloader = reloader
         await reloader.reload(force=True)
         watcher = None
@@ -76,10 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.slot = slot
     app.state.reloader = None
+    app.state.drift_monitor = drift_monitor
     app.state.audit = AuditLog(settings.audit_log, metrics) if settings.audit_log else None
     install_error_handlers(app)
     for router in (health.router, predict.router, model.router, admin.router):
         app.include_router(router)
+    app.include_router(monitoring.router)
     # Added innermost first: the request context wraps everything, so a 401 or 413 is logged too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_keys:

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # cores: 1 thread halves one-case latency and does not slow a 1000-case batch.
     scoring_threads: int = Field(default=1, ge=0)
     log_level: str = "INFO"
+    # The site's own prevalence (`redflag prevalence` estimates it), served with ?setting=site.
+    site_prevalence: float | None = Field(default=None, gt=0, lt=1)
+    # The online drift window: the last cases scored, and the fewest it tests.
+    drift_window: int = Field(default=10_000, ge=100)
+    drift_min_cases: int = Field(default=500, ge=1)
 
     @field_validator("risk_thresholds", mode="before")
     @classmethod

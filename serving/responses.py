@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,7 +10,7 @@ import numpy as np
 from features.catalogue import FEATURE_NAMES, RED_FLAGS
 from features.loader import LoadedModel
 from features.record import CaseRecord
-from features.scoring import score_cases
+from features.scoring import Scores, score_cases
 
 # Read once from the catalogue: per-request code indexes plain tuples, not dataclasses.
 _LABELS = tuple(flag.label for flag in RED_FLAGS)
@@ -28,6 +28,7 @@ def explain_cases(
     cases: Sequence[CaseRecord],
     thresholds: tuple[float, float],
     setting: str | None = None,
+    observe: Callable[[Scores], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Probability, risk band, urgent flag and explanation for each case, in order.
 
@@ -39,6 +40,8 @@ def explain_cases(
     records = [case.model_dump() for case in cases]
     scores = score_cases(model.pipeline, records, thresholds, setting, explain=True)
     assert scores.base_value is not None and scores.contributions is not None
+    if observe is not None:  # the drift window (serving.monitoring) sees the scoring core's arrays
+        observe(scores)
     order = np.argsort(-np.abs(scores.contributions), axis=1, kind="stable").tolist()
     # Python lists index far faster than numpy scalars in the per-feature loop below.
     values, shares = scores.matrix.tolist(), scores.contributions.tolist()

@@ -36,6 +36,7 @@ from training.defaults import (
     OutputFormat,
     SortKey,
 )
+from training.site.cli import COMMANDS as SITE_COMMANDS
 
 
 class _OneLineErrors(TyperGroup):
@@ -342,6 +343,8 @@ def score(
 
 app.command()(serve)
 app.command()(predict)
+for _site_command in SITE_COMMANDS:
+    app.command()(_site_command)
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from training.evaluation.metrics import (
     subgroup_labels,
 )
 from training.fit import TUNABLE_MODELS, Split, TrainingError, fit_model, split_cases
+from training.site.drift import log_reference_profile
 from training.tracking import (
     RunReport,
     assign_new_version_alias,
@@ -334,6 +335,7 @@ def train(
         metrics = evaluation_metrics(evaluated.evaluation)
         metrics["test_explanation_additivity_error"] = additivity
         mlflow.log_metrics(metrics)
+        log_reference_profile(pipeline, cases, options.seed)
         info = log_model(pipeline, split.test)
     version = str(info.registered_model_version)
     alias = assign_new_version_alias(client, version)

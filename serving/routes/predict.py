@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 
 import pydantic_core
@@ -11,22 +12,24 @@ from starlette.concurrency import run_in_threadpool
 
 from features.loader import LoadedModel
 from features.record import CaseRecord
-from features.setting import ClinicalSetting
+from features.setting import ClinicalSetting, ServingSetting, prior_shift
 from serving.audit import AuditLog
 from serving.config import Settings
 from serving.deps import AuditDep, MetricsDep, ModelDep, RequestIdDep, SettingsDep
 from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES
 from serving.metrics import Metrics
+from serving.monitoring import DriftMonitor
 from serving.responses import explain_cases
 from serving.schemas import BatchPrediction, BatchRequest, ErrorResponse, Prediction
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
 SettingQuery = Annotated[
-    ClinicalSetting | None,
+    ServingSetting | None,
     Query(
         description="Shift the probability (and the explanation's base value) to this setting's "
-        "prevalence; omitted: the prevalence the model was trained at."
+        "prevalence; `site`: the site's own (REDFLAG_SITE_PREVALENCE); omitted: the prevalence "
+        "the model was trained at."
     ),
 ]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -43,23 +46,47 @@ def _json(payload: Any) -> Response:
     return Response(pydantic_core.to_json(payload), media_type="application/json")
 
 
+def at_setting(
+    model: LoadedModel, setting: ServingSetting | ClinicalSetting | None, settings: Settings
+) -> tuple[LoadedModel, str | None]:
+    """(the model to score with, the clinical setting to shift to); ``site`` is the model moved
+    to REDFLAG_SITE_PREVALENCE by a prior shift of its last calibration step (422 when unset)."""
+    if setting is None or setting != ServingSetting.site:
+        return model, None if setting is None else setting.value
+    if settings.site_prevalence is None:
+        raise HTTPException(
+            status_code=422,
+            detail="setting 'site' needs the site's prevalence: set REDFLAG_SITE_PREVALENCE "
+            "(`redflag prevalence --data FILE` estimates it)",
+        )
+    shift = prior_shift(model.train_prevalence, settings.site_prevalence)
+    pipeline = model.pipeline.with_calibration(1.0, shift, settings.site_prevalence)
+    return replace(model, pipeline=pipeline), None
+
+
 def score(
     model: LoadedModel,
     cases: Sequence[CaseRecord],
     settings: Settings,
-    setting: ClinicalSetting | None,
+    setting: ServingSetting | ClinicalSetting | None,
     request_id: str,
     key_id: str | None,
     metrics: Metrics,
     audit: AuditLog | None,
+    monitor: DriftMonitor | None = None,
 ) -> list[dict[str, Any]]:
     """Explain ``cases`` with one model; count them, and audit them when an audit log is set."""
-    name = None if setting is None else setting.value
+    scoring, name = at_setting(model, setting, settings)
+    observe = None if monitor is None else (lambda scores: monitor.observe(model, scores))
     results = [
         {"request_id": request_id, **result}
-        for result in explain_cases(model, cases, settings.risk_thresholds, name)
+        for result in explain_cases(scoring, cases, settings.risk_thresholds, name, observe)
     ]
-    setting_label = name or "none"
+    if setting == ServingSetting.site:
+        for result in results:
+            result["setting"] = ServingSetting.site.value
+    setting_label = None if setting is None else setting.value
+    setting_label = setting_label or "none"
     for result in results:
         metrics.predictions.labels(result["risk_band"], setting_label).inc()
         if result["urgent"]["flag"]:
@@ -88,7 +115,8 @@ async def predict(
     """Probability of spinal malignancy for one case: risk band, urgent flag, explanation."""
     # One case costs about a millisecond: scoring it in place beats a trip to the thread pool.
     key_id = getattr(request.state, "key_id", None)
-    result = score(model, [case], settings, setting, request_id, key_id, metrics, audit)[0]
+    monitor = request.app.state.drift_monitor
+    result = score(model, [case], settings, setting, request_id, key_id, metrics, audit, monitor)[0]
     request.state.cases = 1
     return _json(result)
 
@@ -124,8 +152,12 @@ async def predict_batch(
     request.state.cases = n
     metrics.batch_cases.observe(n)
 
+    monitor = request.app.state.drift_monitor
+
     def score_batch() -> bytes:
-        results = score(model, batch.cases, settings, setting, request_id, key_id, metrics, audit)
+        results = score(
+            model, batch.cases, settings, setting, request_id, key_id, metrics, audit, monitor
+        )
         return pydantic_core.to_json({"request_id": request_id, "count": n, "results": results})
 
     # Scoring and serialising both happen off the event loop: health checks and other requests
