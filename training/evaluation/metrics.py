@@ -478,7 +478,8 @@ def wilson_interval(events: float, n: float) -> tuple[float, float]:
     share = events / n
     centre = (share + Z_95**2 / (2 * n)) / (1 + Z_95**2 / n)
     half = Z_95 * math.sqrt(share * (1 - share) / n + Z_95**2 / (4 * n**2)) / (1 + Z_95**2 / n)
-    return max(centre - half, 0.0), min(centre + half, 1.0)
+    # Clamped to contain the share itself: at 0 or n events rounding can leave it just outside.
+    return min(max(centre - half, 0.0), share), max(min(centre + half, 1.0), share)
 
 
 def calibration_band(y: npt.ArrayLike, p: Array, n_bins: int = 10) -> list[dict[str, float]]:
