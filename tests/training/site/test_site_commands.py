@@ -149,7 +149,10 @@ def test_a_model_without_a_reference_says_so(site_store: SiteStore, tmp_path: Pa
 
     model = load_model(f"runs:/{site_store.result.run_id}/model", site_store.client.tracking_uri)
     cases = pd.read_parquet(site_file(tmp_path, "c.parquet", 600, 29, "emergency", 0.05))
-    with mlflow.start_run():  # a model logged the way models were before reference profiles
+    from training.tracking import connect, ensure_experiment
+
+    # Logged the way models were before reference profiles (in a store experiment, not ./mlruns).
+    with mlflow.start_run(experiment_id=ensure_experiment(connect(), "before-profiles")):
         info = log_model(model.pipeline, cases)
     uri = f"models:/{MODEL_NAME}/{info.registered_model_version}"
     result = run("drift", "--data", str(tmp_path / "c.parquet"), "--model-uri", uri)
