@@ -96,6 +96,7 @@ def test_the_named_examples_are_the_json_files() -> None:
         "ready.json",
         "reload_reloaded.json",
         "reload_failed.json",
+        "drift.json",
     }
 
 

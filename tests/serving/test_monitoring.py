@@ -78,3 +78,13 @@ def test_a_model_without_a_reference_profile_says_so(make_app: AppFactory, store
     with TestClient(make_app(model_uri=uri)) as client:
         response = client.get("/v1/monitoring/drift")
     assert response.status_code == 200 and response.json()["status"] == "no_reference"
+
+
+def test_the_drift_example_has_the_shape_the_endpoint_answers() -> None:
+    from serving.routes.monitoring import DRIFT_EXAMPLE
+
+    assert {"status", "window", "capacity", "drift", "drifting", "features", "model"} <= set(
+        DRIFT_EXAMPLE
+    )
+    (feature,) = DRIFT_EXAMPLE["features"]
+    assert feature["drift"] and feature["feature"] in DRIFT_EXAMPLE["drifting"]
