@@ -15,6 +15,7 @@ training cases), and ``sigmoid(base + Σ contributions) == probability``.
 
 from __future__ import annotations
 
+import copy
 from typing import Self
 
 import numpy as np
@@ -28,6 +29,7 @@ from features.model import (
     LogOddsClassifierMixin,
     ProgressFn,
     check_binary_labels,
+    check_calibration,
     check_calibration_slope,
     check_red_flag_matrix,
 )
@@ -111,6 +113,8 @@ class _LinearExplainer(LogOddsClassifierMixin, BaseEstimator):  # type: ignore[m
     bias_: float
     design_means_: Matrix
     design_features_: npt.NDArray[np.int64]
+    slope_: float
+    intercept_: float
     train_prevalence_: float
 
     def _design(self, X: Matrix) -> Matrix:
@@ -125,6 +129,18 @@ class _LinearExplainer(LogOddsClassifierMixin, BaseEstimator):  # type: ignore[m
     def decision_function(self, X: Matrix) -> Matrix:
         """Calibrated log-odds of malignancy."""
         return np.asarray(self.bias_ + self._design(X) @ self.weights_, dtype=np.float64)
+
+    def with_calibration(self, slope: float, intercept: float, prevalence: float) -> Self:
+        """A copy whose log-odds are ``intercept + slope * (these log-odds)``, calibrated to
+        ``prevalence``; weights and bias scale with it, so the explanation still adds up."""
+        check_calibration(slope, intercept, prevalence)
+        recalibrated = copy.copy(self)
+        recalibrated.weights_ = slope * self.weights_
+        recalibrated.bias_ = intercept + slope * self.bias_
+        recalibrated.slope_ = slope * self.slope_
+        recalibrated.intercept_ = intercept + slope * self.intercept_
+        recalibrated.train_prevalence_ = prevalence
+        return recalibrated
 
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]:
         """Exact linear attribution in calibrated log-odds: (base per row, contribution per flag).

@@ -8,6 +8,8 @@ training code. Probabilities are calibrated by a logistic recalibration of the b
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
@@ -52,6 +54,18 @@ def check_binary_labels(name: str, labels: npt.ArrayLike) -> None:
         raise ValueError(f"{name} must contain both classes 0 and 1")
 
 
+def check_calibration(slope: float, intercept: float, prevalence: float) -> None:
+    """Refuse a recalibration that is not finite, reverses the ranking, or a prevalence not in
+    (0, 1)."""
+    if not (np.isfinite(slope) and np.isfinite(intercept)):
+        raise ValueError(
+            f"recalibration needs a finite slope and intercept, got {slope}, {intercept}"
+        )
+    check_calibration_slope(slope)
+    if not 0 < prevalence < 1:
+        raise ValueError(f"prevalence must be strictly between 0 and 1, got {prevalence}")
+
+
 class ExplainableClassifier(Protocol):
     """What serving needs of the final pipeline step."""
 
@@ -60,6 +74,8 @@ class ExplainableClassifier(Protocol):
     def decision_function(self, X: Matrix) -> Matrix: ...
 
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]: ...
+
+    def with_calibration(self, slope: float, intercept: float, prevalence: float) -> Any: ...
 
 
 class _Progress(xgb.callback.TrainingCallback):
@@ -214,6 +230,19 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
         """Calibrated log-odds of malignancy."""
         return self.intercept_ + self.slope_ * self._margin(X)
 
+    def with_calibration(self, slope: float, intercept: float, prevalence: float) -> Self:
+        """A copy whose log-odds are ``intercept + slope * (these log-odds)``, calibrated to
+        ``prevalence``: the same booster with a new final Platt step (a site recalibration).
+
+        The explanation's base value and contributions move with it, so it still adds up.
+        """
+        check_calibration(slope, intercept, prevalence)
+        recalibrated = copy.copy(self)  # shallow: the booster is shared, never modified
+        recalibrated.slope_ = slope * self.slope_
+        recalibrated.intercept_ = intercept + slope * self.intercept_
+        recalibrated.train_prevalence_ = prevalence
+        return recalibrated
+
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]:
         """Exact TreeSHAP in calibrated log-odds: (base value per row, contribution per feature)."""
         matrix = xgb.DMatrix(X, missing=np.nan, feature_names=list(FEATURE_NAMES))
@@ -239,6 +268,20 @@ class RiskPipeline(Pipeline):  # type: ignore[misc]
         matrix = self[:-1].transform(X)
         base, contributions = self[-1].explain(matrix)
         return matrix, base, contributions
+
+    def with_calibration(self, slope: float, intercept: float, prevalence: float) -> RiskPipeline:
+        """The same features and classifier, its log-odds mapped to ``intercept + slope * x`` and
+        calibrated to ``prevalence`` (see the classifiers' ``with_calibration``)."""
+        recalibrated = self.classifier.with_calibration(slope, intercept, prevalence)
+        pipeline = RiskPipeline([(self.steps[0][0], self[0]), (self.steps[-1][0], recalibrated)])
+        # The companions travel with it: the members get the same map, so the interval's spread
+        # is in the recalibrated log-odds too.
+        pipeline.finding_priors_ = self.finding_priors
+        interval = self.interval
+        if interval is not None:
+            members = [m.with_calibration(slope, intercept, prevalence) for m in interval.members]
+            pipeline.interval_ = dataclasses.replace(interval, members=members)
+        return pipeline
 
     @property
     def classifier(self) -> ExplainableClassifier:

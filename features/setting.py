@@ -20,6 +20,20 @@ class ClinicalSetting(StrEnum):
     oncology = "oncology"
 
 
+SITE = "site"
+
+
+class ServingSetting(StrEnum):
+    """What a prediction may be shifted to: a clinical setting, or the site's own prevalence
+    (``REDFLAG_SITE_PREVALENCE``, estimated by ``redflag prevalence``). Serving only: the simulator
+    and training know the clinical settings alone."""
+
+    primary_care = ClinicalSetting.primary_care.value
+    emergency = ClinicalSetting.emergency.value
+    oncology = ClinicalSetting.oncology.value
+    site = SITE
+
+
 SETTING_PREVALENCE: dict[str, float] = {
     # Deyo & Diehl 1988: 13/1,975; Cochrane 2013 pooled: 21/6,622 (range 0.3-0.7%).
     ClinicalSetting.primary_care.value: 0.007,

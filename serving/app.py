@@ -26,8 +26,9 @@ from serving.middleware import (
     RequestContextMiddleware,
     configure_logging,
 )
+from serving.monitoring import DriftMonitor
 from serving.reload import ModelSlot, Reloader
-from serving.routes import admin, health, model, predict
+from serving.routes import admin, health, model, monitoring, predict
 from serving.routes import cds as cds_routes
 from serving.routes import page as page_routes
 
@@ -44,10 +45,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     slot = ModelSlot()
     store = tracking_uri()
+    drift_monitor = DriftMonitor(settings.drift_window, settings.drift_min_cases, store)
+    metrics.registry.register(drift_monitor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reloader = Reloader(settings.model_uri, store, slot, metrics, settings.scoring_threads)
+        reloader = Reloader(
+            settings.model_uri,
+            store,
+            slot,
+            metrics,
+            settings.scoring_threads,
+            drift_monitor.prepare,
+        )
         app.state.reloader = reloader
         await reloader.reload(force=True)
         watcher = None
@@ -79,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.slot = slot
     app.state.reloader = None
+    app.state.drift_monitor = drift_monitor
     app.state.audit = AuditLog(settings.audit_log, metrics) if settings.audit_log else None
     install_error_handlers(app)
     for router in (health.router, predict.router, model.router, admin.router):
@@ -86,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cds_verifier = cds_verifier(settings)
     app.include_router(cds_routes.router)
     app.include_router(page_routes.router)
+    app.include_router(monitoring.router)
     # Added innermost first: the request context wraps everything, so a 401 or 413 is logged too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_keys:

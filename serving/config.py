@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # The public base URL the CDS client calls (the JWT's aud); unset: the URL the request reached.
     cds_base_url: str | None = None
     cds_max_token_lifetime_s: float = Field(default=600.0, gt=0)
+    # The site's own prevalence (`redflag prevalence` estimates it), served with ?setting=site.
+    site_prevalence: float | None = Field(default=None, gt=0, lt=1)
+    # The online drift window: the last cases scored, and the fewest it tests.
+    drift_window: int = Field(default=10_000, ge=100)
+    drift_min_cases: int = Field(default=500, ge=1)
 
     @field_validator("risk_thresholds", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,13 +50,20 @@ class Reloader:
     """Loads the configured model URI into a ``ModelSlot``: at start-up, on demand, on a timer."""
 
     def __init__(
-        self, uri: str, tracking_uri: str, slot: ModelSlot, metrics: Metrics, threads: int = 0
+        self,
+        uri: str,
+        tracking_uri: str,
+        slot: ModelSlot,
+        metrics: Metrics,
+        threads: int = 0,
+        prepare: Callable[[LoadedModel], None] | None = None,
     ) -> None:
         self.uri = uri
         self.tracking_uri = tracking_uri
         self.threads = threads
         self.slot = slot
         self.metrics = metrics
+        self.prepare = prepare  # runs on each model loaded, before it is swapped in
         self._lock = asyncio.Lock()
 
     async def reload(self, force: bool = False) -> ReloadResult:
@@ -76,6 +84,8 @@ class Reloader:
                 loaded = await anyio.to_thread.run_sync(
                     load_model, self.uri, self.tracking_uri, self.threads
                 )
+                if self.prepare is not None:
+                    await anyio.to_thread.run_sync(self.prepare, loaded)
             except ModelUnavailableError as error:
                 return self._failed(previous, str(error))
             except Exception as error:  # never let a reload take the serving model down

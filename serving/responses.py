@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ def explain_cases(
     thresholds: tuple[float, float],
     setting: str | None = None,
     next_questions: int = DEFAULT_NEXT_QUESTIONS,
+    observe: Callable[[Scores], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Probability, band, interval, urgent flag, explanation, what the unrecorded findings could
     do and the next questions, for each case in order.
@@ -58,6 +59,8 @@ def explain_cases(
         detail=True,
         next_questions=next_questions,
     )
+    if observe is not None:  # the drift window (serving.monitoring) sees the scoring core's arrays
+        observe(scores)
     identity = model.identity.as_response()
     assert scores.contributions is not None and scores.recorded is not None
     # Words for people: only recorded findings, so an unrecorded one is never stated as one.

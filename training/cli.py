@@ -39,6 +39,7 @@ from training.defaults import (
     OutputFormat,
     SortKey,
 )
+from training.site.cli import COMMANDS as SITE_COMMANDS
 
 
 class _OneLineErrors(TyperGroup):
@@ -366,6 +367,8 @@ def score(
 
 app.command()(serve)
 app.command()(predict)
+for _site_command in SITE_COMMANDS:
+    app.command()(_site_command)
 
 
 def main() -> None:

@@ -71,6 +71,20 @@ def load_cases(path: str | Path, label: str = LABEL) -> pd.DataFrame:
     return frame[output_columns(DIAGNOSIS in raw.columns)]
 
 
+def load_unlabelled_cases(path: str | Path, label: str = LABEL) -> tuple[pd.DataFrame, Any]:
+    """Cases of a file that may carry labels: (the validated cases, their 0/1 labels or None).
+
+    A file with the ``label`` column is read as ``load_cases`` reads it; without one, its columns
+    must all be case-record fields (a ``diagnosis`` column is ignored).
+    """
+    path = Path(path)
+    raw = _read(path)
+    if label in raw.columns:
+        cases = load_cases(path, label)
+        return cases, cases[LABEL].to_numpy()
+    return validate_case_frame(raw.drop(columns=[DIAGNOSIS], errors="ignore"), str(path)), None
+
+
 def validate_case_frame(
     raw: pd.DataFrame, source: str, row_offset: int = 0, keep: Sequence[str] = ()
 ) -> pd.DataFrame:

@@ -47,6 +47,13 @@ class SortKey(StrEnum):
     start_time = "start_time"
 
 
+class RecalibrationMethod(StrEnum):
+    """How ``redflag recalibrate`` refits the final calibration on a site's cases."""
+
+    intercept = "intercept"
+    logistic = "logistic"
+
+
 DEFAULT_SETTING = ClinicalSetting.primary_care
 DEFAULT_SEED = 42
 
@@ -78,3 +85,10 @@ INTERVAL_MEMBERS = 8
 # worsening of |calibration slope - 1| or |calibration intercept|.
 AUROC_TOLERANCE = 0.01
 CALIBRATION_TOLERANCE = 0.1
+
+# A site recalibration: the fewest events in the fitting half for each method (below 20 an
+# intercept is mostly noise; a slope needs about 100, Riley et al., Stat Med 2021), and the share
+# of the site's cases held out to report before and after.
+MIN_EVENTS_INTERCEPT = 20
+MIN_EVENTS_LOGISTIC = 100
+RECALIBRATION_HOLDOUT = 0.5

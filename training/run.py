@@ -39,6 +39,7 @@ from training.evaluation.metrics import (
 )
 from training.evidence import MemberPlan, fit_evidence_interval, measure_interval
 from training.fit import TUNABLE_MODELS, Split, TrainingError, fit_model, split_cases
+from training.site.drift import log_reference_profile
 from training.tracking import (
     RunReport,
     assign_new_version_alias,
@@ -371,6 +372,7 @@ def train(
         metrics = evaluation_metrics(evaluated.evaluation)
         metrics["test_explanation_additivity_error"] = additivity
         mlflow.log_metrics(metrics)
+        log_reference_profile(pipeline, cases, options.seed)
         info = log_model(pipeline, split.test)
     version = str(info.registered_model_version)
     alias = assign_new_version_alias(client, version)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import pydantic_core
@@ -15,23 +15,25 @@ from starlette.concurrency import run_in_threadpool
 from features.fhir_case import FhirCaseError, case_from_bundle
 from features.loader import LoadedModel
 from features.record import CaseRecord
-from features.setting import ClinicalSetting
+from features.setting import ClinicalSetting, ServingSetting, prior_shift
 from serving.audit import AuditLog
 from serving.config import DEFAULT_NEXT_QUESTIONS, MAX_NEXT_QUESTIONS, Settings
 from serving.deps import AuditDep, MetricsDep, ModelDep, RequestIdDep, SettingsDep
 from serving.examples import BATCH_EXAMPLES, CASE_EXAMPLES, FHIR_BUNDLE, RISK_ASSESSMENT_EXAMPLE
 from serving.fhir import FHIR_JSON, risk_assessment, wants_fhir
 from serving.metrics import Metrics
+from serving.monitoring import DriftMonitor
 from serving.responses import explain_cases
 from serving.schemas import BatchPrediction, BatchRequest, ErrorResponse, Prediction
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
 SettingQuery = Annotated[
-    ClinicalSetting | None,
+    ServingSetting | None,
     Query(
         description="Shift the probability (and the explanation's base value) to this setting's "
-        "prevalence; omitted: the prevalence the model was trained at."
+        "prevalence; `site`: the site's own (REDFLAG_SITE_PREVALENCE); omitted: the prevalence "
+        "the model was trained at."
     ),
 ]
 NextQuestionsQuery = Annotated[
@@ -48,7 +50,7 @@ NextQuestionsQuery = Annotated[
 class PredictionQuery:
     """What a prediction request asks for beyond its cases."""
 
-    setting: ClinicalSetting | None
+    setting: ServingSetting | None
     next_questions: int
 
 
@@ -74,6 +76,24 @@ def _json(payload: Any) -> Response:
     return Response(pydantic_core.to_json(payload), media_type="application/json")
 
 
+def at_setting(
+    model: LoadedModel, setting: ServingSetting | ClinicalSetting | None, settings: Settings
+) -> tuple[LoadedModel, str | None]:
+    """(the model to score with, the clinical setting to shift to); ``site`` is the model moved
+    to REDFLAG_SITE_PREVALENCE by a prior shift of its last calibration step (422 when unset)."""
+    if setting is None or setting != ServingSetting.site:
+        return model, None if setting is None else setting.value
+    if settings.site_prevalence is None:
+        raise HTTPException(
+            status_code=422,
+            detail="setting 'site' needs the site's prevalence: set REDFLAG_SITE_PREVALENCE "
+            "(`redflag prevalence --data FILE` estimates it)",
+        )
+    shift = prior_shift(model.train_prevalence, settings.site_prevalence)
+    pipeline = model.pipeline.with_calibration(1.0, shift, settings.site_prevalence)
+    return replace(model, pipeline=pipeline), None
+
+
 def score(
     model: LoadedModel,
     cases: Sequence[CaseRecord],
@@ -83,12 +103,20 @@ def score(
     key_id: str | None,
     metrics: Metrics,
     audit: AuditLog | None,
+    monitor: DriftMonitor | None = None,
 ) -> list[dict[str, Any]]:
     """Explain ``cases`` with one model; count them, and audit them when an audit log is set."""
-    name = None if query.setting is None else query.setting.value
-    explained = explain_cases(model, cases, settings.risk_thresholds, name, query.next_questions)
+    setting = query.setting
+    scoring, name = at_setting(model, setting, settings)
+    observe = None if monitor is None else (lambda scores: monitor.observe(model, scores))
+    explained = explain_cases(
+        scoring, cases, settings.risk_thresholds, name, query.next_questions, observe
+    )
     results = [{"request_id": request_id, **result} for result in explained]
-    setting_label = name or "none"
+    if setting == ServingSetting.site:
+        for result in results:
+            result["setting"] = ServingSetting.site.value
+    setting_label = "none" if setting is None else setting.value
     for result in results:
         metrics.predictions.labels(result["risk_band"], setting_label).inc()
         if result["urgent"]["flag"]:
@@ -117,7 +145,8 @@ async def predict(
     """Probability of spinal malignancy for one case: risk band, urgent flag, explanation."""
     # One case costs about a millisecond: scoring it in place beats a trip to the thread pool.
     key_id = getattr(request.state, "key_id", None)
-    result = score(model, [case], settings, query, request_id, key_id, metrics, audit)[0]
+    monitor = request.app.state.drift_monitor
+    result = score(model, [case], settings, query, request_id, key_id, metrics, audit, monitor)[0]
     request.state.cases = 1
     if wants_fhir(request.headers.get("accept")):
         return Response(pydantic_core.to_json(risk_assessment(result)), media_type=FHIR_JSON)
@@ -172,7 +201,8 @@ async def predict_fhir(
     except ValidationError as error:
         raise RequestValidationError(error.errors()) from None
     key_id = getattr(request.state, "key_id", None)
-    result = score(model, [case], settings, query, request_id, key_id, metrics, audit)[0]
+    monitor = request.app.state.drift_monitor
+    result = score(model, [case], settings, query, request_id, key_id, metrics, audit, monitor)[0]
     request.state.cases = 1
     accept = request.headers.get("accept") or ""
     if "application/json" in accept and not wants_fhir(accept):
@@ -212,8 +242,12 @@ async def predict_batch(
     request.state.cases = n
     metrics.batch_cases.observe(n)
 
+    monitor = request.app.state.drift_monitor
+
     def score_batch() -> bytes:
-        results = score(model, batch.cases, settings, query, request_id, key_id, metrics, audit)
+        results = score(
+            model, batch.cases, settings, query, request_id, key_id, metrics, audit, monitor
+        )
         return pydantic_core.to_json({"request_id": request_id, "count": n, "results": results})
 
     # Scoring and serialising both happen off the event loop: health checks and other requests

@@ -99,6 +99,7 @@ def test_the_named_examples_are_the_json_files() -> None:
         "fhir_bundle.json",
         "risk_assessment.json",
         "cds_cards.json",
+        "drift.json",
     }
 
 

@@ -196,4 +196,6 @@ def test_the_setting_parameter_knows_every_setting_of_the_model(client: TestClie
     parameters = schema["paths"]["/v1/predict"]["post"]["parameters"]
     (parameter,) = [p for p in parameters if p["name"] == "setting"]
     reference = parameter["schema"]["anyOf"][0]["$ref"].rsplit("/", 1)[-1]
-    assert set(schema["components"]["schemas"][reference]["enum"]) == set(SETTING_PREVALENCE)
+    # The clinical settings, and the site's own prevalence (REDFLAG_SITE_PREVALENCE).
+    enum = set(schema["components"]["schemas"][reference]["enum"])
+    assert enum == set(SETTING_PREVALENCE) | {"site"}

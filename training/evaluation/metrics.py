@@ -415,3 +415,130 @@ def paired_bootstrap(
         low, high = _interval(diffs)
         results.append(PairedDifference(metric, a, b, b - a, low, high))
     return results
+
+
+# --- intervals and tables of a local validation (training.site.validate) -----------------------
+
+Z_95 = 1.959963984540054
+
+
+def auprc_interval(
+    y: npt.ArrayLike, p: Array, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the AUPRC (average precision)."""
+    y, p = np.asarray(y, dtype=np.int64), np.asarray(p, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    values = np.full(n_boot, math.nan)
+    for i in range(n_boot):
+        rows = rng.integers(0, len(y), len(y))
+        if _both_classes(y[rows]):
+            values[i] = average_precision_score(y[rows], p[rows])
+    return _interval(values)
+
+
+def calibration_intervals(y: npt.ArrayLike, p: Array) -> dict[str, float]:
+    """Wald 95% intervals of the calibration slope and of calibration-in-the-large.
+
+    The slope's comes from the information matrix of the logistic regression of outcome on
+    predicted log-odds; the intercept's from the offset model (log-odds fixed, only a shift fitted).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    slope, intercept = calibration_slope_intercept(y, p)
+    citl = calibration_in_the_large(y, p)
+    out = dict.fromkeys(
+        (
+            "calibration_slope_ci_low",
+            "calibration_slope_ci_high",
+            "calibration_intercept_ci_low",
+            "calibration_intercept_ci_high",
+        ),
+        math.nan,
+    )
+    if not math.isfinite(slope) or not math.isfinite(citl):
+        return out
+    x = _log_odds(p)
+    fitted = sigmoid(intercept + slope * x)
+    design = np.column_stack([np.ones(len(x)), x])
+    information = (design * (fitted * (1 - fitted))[:, None]).T @ design
+    slope_se = math.sqrt(float(np.linalg.inv(information)[1, 1]))
+    shifted = sigmoid(x + citl)
+    citl_se = 1 / math.sqrt(max(float(np.sum(shifted * (1 - shifted))), EPS))
+    return {
+        "calibration_slope_ci_low": slope - Z_95 * slope_se,
+        "calibration_slope_ci_high": slope + Z_95 * slope_se,
+        "calibration_intercept_ci_low": citl - Z_95 * citl_se,
+        "calibration_intercept_ci_high": citl + Z_95 * citl_se,
+    }
+
+
+def wilson_interval(events: float, n: float) -> tuple[float, float]:
+    """Wilson score 95% interval of a proportion (sensible at 0 events, unlike Wald)."""
+    if n <= 0:
+        return math.nan, math.nan
+    share = events / n
+    centre = (share + Z_95**2 / (2 * n)) / (1 + Z_95**2 / n)
+    half = Z_95 * math.sqrt(share * (1 - share) / n + Z_95**2 / (4 * n**2)) / (1 + Z_95**2 / n)
+    # Clamped to contain the share itself: at 0 or n events rounding can leave it just outside.
+    return min(max(centre - half, 0.0), share), max(min(centre + half, 1.0), share)
+
+
+def calibration_band(y: npt.ArrayLike, p: Array, n_bins: int = 10) -> list[dict[str, float]]:
+    """``calibration_table`` with a Wilson 95% interval of the observed rate in each bin."""
+    rows = calibration_table(y, p, n_bins)
+    for row in rows:
+        row["ci_low"], row["ci_high"] = wilson_interval(row["observed"] * row["n"], row["n"])
+    return rows
+
+
+def fairness_table(
+    y: npt.ArrayLike,
+    p: Array,
+    groups: dict[str, npt.NDArray[Any]],
+    threshold: float,
+    min_events: int = 10,
+    min_cases: int = 100,
+    ratio: float = 0.8,
+) -> list[dict[str, Any]]:
+    """Per subgroup: size, events, AUROC, calibration, sensitivity and PPV at ``threshold``.
+
+    Cells with fewer than ``min_events`` events or ``min_cases`` cases are withheld (too few to
+    say anything, and small cells can identify patients); a subgroup whose sensitivity or PPV is
+    below ``ratio`` times the overall figure is flagged, in the manner of Epic's seismometer.
+    """
+    y, p = np.asarray(y, dtype=np.int64), np.asarray(p, dtype=np.float64)
+    overall = threshold_metrics(y, p, threshold)
+    figures = {row["group"] + "\0" + row["variable"]: row for row in subgroup_metrics(y, p, groups)}
+    rows: list[dict[str, Any]] = []
+    for variable, labels in groups.items():
+        for level in sorted({label for label in labels if label is not None}, key=str):
+            mask = labels == level
+            n, events = int(mask.sum()), int(y[mask].sum())
+            row: dict[str, Any] = {"variable": variable, "group": str(level)}
+            if events < min_events or n < min_cases:
+                rows.append(row | {"withheld": f"fewer than {min_events} events or {min_cases} "
+                                   "cases"})  # fmt: skip
+                continue
+            at = threshold_metrics(y[mask], p[mask], threshold)
+            known = figures[str(level) + "\0" + variable]
+            flags = [
+                name
+                for name in ("sensitivity", "ppv")
+                if math.isfinite(at[name]) and at[name] < ratio * overall[name]
+            ]
+            rows.append(
+                row
+                | {
+                    "n": n,
+                    "n_positive": events,
+                    "observed_rate": known["observed_rate"],
+                    "mean_predicted": known["mean_predicted"],
+                    "auroc": known["auroc"],
+                    "calibration_intercept": known["calibration_intercept"],
+                    "calibration_slope": known["calibration_slope"],
+                    "sensitivity": at["sensitivity"],
+                    "ppv": at["ppv"],
+                    "flagged": flags,
+                    "withheld": None,
+                }
+            )
+    return rows
