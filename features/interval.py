@@ -29,8 +29,12 @@ class EvidenceInterval:
     members: list[Any]  # final pipeline steps: ``decision_function`` of the model's matrix
     method: str
     level: float = DEFAULT_LEVEL
-    # Measured at training: leave-one-member-out coverage on the test cases, and the median width
-    # (probability) by how many yes/no findings a case has recorded.
+    # How far the members' quantiles are stretched so that a member left out falls inside the
+    # others' interval at ``level`` (a few members under-cover: their quantiles sit inside the
+    # spread of the next draw); set at training.
+    scale: float = 1.0
+    # Measured at training: leave-one-member-out coverage on the test cases at ``scale``, and the
+    # median width (log-odds) by how many yes/no findings a case has recorded.
     coverage: float | None = None
     widths: dict[str, float] = field(default_factory=dict)
 
@@ -43,7 +47,7 @@ class EvidenceInterval:
         deviations = member_log_odds - member_log_odds.mean(axis=1, keepdims=True)
         tail = (1.0 - self.level) / 2.0
         low, high = np.quantile(deviations, [tail, 1.0 - tail], axis=1)
-        return np.minimum(low, 0.0), np.maximum(high, 0.0)
+        return self.scale * np.minimum(low, 0.0), self.scale * np.maximum(high, 0.0)
 
     def bounds(self, matrix: FloatArray, log_odds: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(low, high) probability around each case's estimate ``log_odds`` (setting included)."""

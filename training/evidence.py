@@ -39,8 +39,10 @@ BOOTSTRAP_METHOD = (
     "bootstrap ensemble: {k} models fitted on resamples of the training cases; the estimate moved "
     "by the {low:.0%}-{high:.0%} quantiles of the members' log-odds around their mean"
 )
-# Yes/no findings recorded, in groups, for the width table of the model card.
-RECORDED_GROUPS = ((0, 5), (6, 10), (11, 14), (15, len(BOOLEAN_FIELDS)))
+# Yes/no findings left recorded for the width table of the model card (of 17).
+RECORDED_KEPT = (0, 4, 8, 12, len(BOOLEAN_FIELDS))
+# Stretches of the members' quantiles tried, smallest first, until the level is covered.
+SCALES = tuple(round(1.0 + 0.1 * step, 1) for step in range(31))
 
 
 @dataclass(frozen=True)
@@ -114,20 +116,35 @@ def fit_evidence_interval(
 def measure_interval(
     interval: EvidenceInterval, pipeline: RiskPipeline, cases: pd.DataFrame
 ) -> EvidenceInterval:
-    """Record on ``interval`` its leave-one-member-out coverage on ``cases`` and its median width
-    by how many yes/no findings are recorded."""
+    """Set the interval's ``scale`` so that a member left out falls inside the others' interval at
+    its level, on ``cases``; record that coverage and the median width (log-odds) as fewer yes/no
+    findings are recorded (each case with all but a few of its findings struck out)."""
     matrix = pipeline[0].transform(cases)
     log_odds = interval.member_log_odds(matrix)
-    interval.coverage = _leave_one_out_coverage(interval, log_odds)
-    low, high = interval.bounds(matrix, pipeline.classifier.decision_function(matrix))
-    width = high - low
-    recorded = np.sum([cases[name].notna().to_numpy() for name in BOOLEAN_FIELDS], axis=0)
+    for scale in SCALES:
+        interval.scale = scale
+        interval.coverage = _leave_one_out_coverage(interval, log_odds)
+        if interval.coverage is None or interval.coverage >= interval.level:
+            break
+    rng = np.random.default_rng(0)
     interval.widths = {}
-    for first, last in RECORDED_GROUPS:
-        inside = (recorded >= first) & (recorded <= last)
-        if inside.any():
-            interval.widths[f"{first}-{last}"] = float(np.median(width[inside]))
+    for kept in RECORDED_KEPT:
+        struck = _strike_findings(cases, kept, rng)
+        member = interval.member_log_odds(pipeline[0].transform(struck))
+        low, high = interval.spread(member)
+        interval.widths[f"{kept} recorded"] = float(np.median(high - low))
     return interval
+
+
+def _strike_findings(cases: pd.DataFrame, kept: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``cases`` with each case's yes/no findings not recorded but for ``kept`` chosen at random."""
+    struck = cases.copy()
+    order = np.argsort(rng.random((len(cases), len(BOOLEAN_FIELDS))), axis=1)
+    for j, name in enumerate(BOOLEAN_FIELDS):
+        column = struck[name].copy()
+        column[order[:, j] >= kept] = pd.NA
+        struck[name] = column
+    return struck
 
 
 def _leave_one_out_coverage(

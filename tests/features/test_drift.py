@@ -17,14 +17,14 @@ from features.drift import (
     two_proportion_test,
     value_counts,
 )
-from features.transform import RedFlagFeatures
+from features.transform import derive_flags
 from training.cohort.simulate import simulate_cohort
 
 COUNT = FEATURE_NAMES.index("red_flag_count")
 
 
 def matrix_of(n: int, seed: int, setting: str) -> np.ndarray:
-    return RedFlagFeatures().transform(simulate_cohort(n, seed, setting))
+    return derive_flags(simulate_cohort(n, seed, setting))
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_another_setting_drifts(primary_care_profile: dict, setting: str) -> Non
 def test_a_field_that_stops_being_recorded_drifts(primary_care_profile: dict) -> None:
     cases = simulate_cohort(10_000, 6, "primary_care")
     cases["esr_mm_per_h"] = np.nan
-    report = compare(primary_care_profile, RedFlagFeatures().transform(cases))
+    report = compare(primary_care_profile, derive_flags(cases))
     assert {"esr_mm_per_h", "esr_20_or_more"} <= set(report["drifting"])
     assert len(report["drifting"]) <= 4
     esr = next(f for f in report["features"] if f["feature"] == "esr_mm_per_h")

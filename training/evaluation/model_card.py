@@ -216,11 +216,15 @@ def _interval_section(interval: EvidenceInterval | None) -> list[str]:
         "leaves each estimate open.",
         "",
         f"Coverage, leaving one member out (the chance a fresh redrawn world falls inside a "
-        f"case's interval, on test cases): {_fmt(interval.coverage)}.",
+        f"case's interval, on test cases): {_fmt(interval.coverage)}, with the members' "
+        f"quantiles stretched {interval.scale:g}-fold to reach it.",
         "",
-        "| yes/no findings recorded | median width (probability) |",
+        "Width as fewer findings are recorded (test cases with all but some of their yes/no "
+        "findings struck out):",
+        "",
+        "| yes/no findings recorded | median width (log-odds) |",
         "|---|---|",
-        *(f"| {group} | {width:.4f} |" for group, width in interval.widths.items()),
+        *(f"| {group} | {width:.3f} |" for group, width in interval.widths.items()),
         "",
     ]
     return lines
