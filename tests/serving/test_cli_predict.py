@@ -28,7 +28,19 @@ def test_one_case_prints_what_the_api_answers(
     assert set(printed) == set(served)
     for name in ("probability", "risk_band", "urgent", "explanation", "setting", "model"):
         assert printed[name] == served[name], name
+    for name in ("interval", "unrecorded", "next_questions", "reasons"):
+        assert printed[name] == served[name], name
     assert_additive(printed)
+
+
+def test_next_questions_can_be_asked_for_or_turned_off(store: Store, case: dict[str, Any]) -> None:
+    sparse = {"age": case["age"]}
+    for k, expected in ((2, 2), (0, 0)):
+        result = runner.invoke(
+            app, ["predict", "-i", "-", "--next-questions", str(k)], input=json.dumps(sparse)
+        )
+        assert result.exit_code == 0, result.output
+        assert len(json.loads(result.stdout)["next_questions"]) == expected
 
 
 def test_a_list_from_stdin_is_a_batch(store: Store, cohort: list[dict[str, Any]]) -> None:

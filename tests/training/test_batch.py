@@ -131,3 +131,24 @@ def test_cli_scores_with_the_champion(
     assert len(pd.read_parquet(out)) == 2_500
     missing = CliRunner().invoke(app, [*args, "--force", "--keep", "patient"])
     assert missing.exit_code == 2 and "'patient'" in missing.output
+
+
+def test_detail_adds_the_interval_the_unrecorded_range_and_the_next_question(
+    champion_store: ChampionStore, cohort_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "detailed.parquet"
+    result = CliRunner().invoke(
+        app,
+        ["score", "--input", str(cohort_file), "--output", str(out), "--detail"],
+        env={"REDFLAG_HOME": str(champion_store.home)},
+    )
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(out)
+    p = scores["probability"]
+    assert (scores["interval_low"] <= p + 1e-12).all() and (
+        p <= scores["interval_high"] + 1e-12
+    ).all()
+    assert (scores["unrecorded_low"] <= p + 1e-12).all()
+    assert (p <= scores["unrecorded_high"] + 1e-12).all()
+    asked = scores["next_question"][scores["next_question"] != ""]
+    assert len(asked) > 0.5 * len(scores) and asked.isin(list(CaseRecord.model_fields)).all()
