@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reloader = Reloader(settings.model_uri, store, slot, metrics, settings.scoring_threads)
         app.state.reloader = reloader
         await reloader.reload(force=True)
+        tasks: list[asyncio.Task[None]] = []
+        if slot.current is None:
+            tasks.append(asyncio.create_task(reloader.until_loaded(1.0, settings.load_retry_max_s)))
         watcher = None
         if settings.reload_interval_s > 0 and is_movable(settings.model_uri):
             watcher = asyncio.create_task(reloader.watch(settings.reload_interval_s))
@@ -55,13 +58,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning(
                 "not watching %s: only a models:/name@alias URI can move", settings.model_uri
             )
+        if watcher is not None:
+            tasks.append(watcher)
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await task
 
     app = FastAPI(
         title="redflag",
@@ -81,7 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, predict.router, model.router, admin.router):
         app.include_router(router)
     # Added innermost first: the request context wraps everything, so a 401 or 413 is logged too.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+    )
     if settings.api_keys:
         keys = {
             key_id: key.get_secret_value().encode() for key_id, key in settings.api_keys.items()
