@@ -26,8 +26,8 @@ from serving.middleware import (
     configure_logging,
 )
 from serving.reload import ModelSlot, Reloader
-from serving.schemas import ErrorResponse
 from serving.routes import admin, health, model, predict
+from serving.schemas import ErrorResponse
 
 log = logging.getLogger("redflag.serving")
 

@@ -78,9 +78,11 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
+        self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None)

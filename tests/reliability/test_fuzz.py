@@ -20,7 +20,6 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from features.record import CONSISTENCY_RULES
-
 from serving.app import create_app
 from serving.config import Settings
 from tests.reliability.conftest import full_scale, record
