@@ -42,10 +42,16 @@ def reliability_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 @pytest.fixture(scope="package", autouse=True)
 def no_leaked_environment() -> Iterator[None]:
     """Tests here pass stores to processes explicitly; none may leave one in the environment."""
-    before = {k: v for k, v in os.environ.items() if k.startswith(("REDFLAG_", "MLFLOW_"))}
+    def pointers() -> dict[str, str]:
+        return {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("REDFLAG_") or k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+        }
+
+    before = pointers()
     yield
-    after = {k: v for k, v in os.environ.items() if k.startswith(("REDFLAG_", "MLFLOW_"))}
-    assert after == before
+    assert pointers() == before
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

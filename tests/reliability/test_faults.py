@@ -114,6 +114,7 @@ def test_alias_pointing_at_a_deleted_version(fault_store: Store, serve: ServeFn)
     assert "Traceback" not in served.log_text() + fresh.log_text()
 
 
+@pytest.mark.reliability
 def test_tracking_store_unreachable_at_start(fault_store: Store, serve: ServeFn) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     served = serve(
@@ -196,6 +197,7 @@ def _aliases(env: dict[str, str]) -> dict[str, str]:
         return dict(connect().get_registered_model(MODEL_NAME).aliases)
 
 
+@pytest.mark.reliability
 def test_training_killed_midway(fault_store: Store) -> None:
     env = fault_store.env()
     aliases = _aliases(env)
@@ -220,6 +222,7 @@ def test_training_killed_midway(fault_store: Store) -> None:
     assert _aliases(env)["champion"] == aliases["champion"]
 
 
+@pytest.mark.reliability
 def test_two_trainings_into_one_store_at_once(fault_store: Store) -> None:
     env = fault_store.env()
     before = {run_id for run_id, _, _ in _runs(env)}
