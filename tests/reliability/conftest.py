@@ -42,6 +42,7 @@ def reliability_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 @pytest.fixture(scope="package", autouse=True)
 def no_leaked_environment() -> Iterator[None]:
     """Tests here pass stores to processes explicitly; none may leave one in the environment."""
+
     def pointers() -> dict[str, str]:
         return {
             k: v

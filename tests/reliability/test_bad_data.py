@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from features import LABEL
+from tests.reliability.processes import Store, pointed_at
 from training.cli import app
 from training.cohort.simulate import simulate_cohort
-from tests.reliability.processes import Store, pointed_at
 
 Writer = Callable[[pd.DataFrame, Path], Path]
 
