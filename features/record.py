@@ -39,9 +39,11 @@ class CaseRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
-    age: int = Field(ge=18, le=110, description="Age in years; under 18 is out of scope.")
+    age: int = Field(
+        strict=True, ge=18, le=110, description="Age in years; under 18 is out of scope."
+    )
     sex: Sex | None = None
-    pain_duration_weeks: float | None = Field(default=None, ge=0, le=520)
+    pain_duration_weeks: float | None = Field(default=None, strict=True, ge=0, le=520)
     pain_trajectory: PainTrajectory | None = None
     constant_pain: Flag = Field(default=None, description="Constant, unrelenting pain.")
     night_pain: Flag = Field(default=None, description="Pain worse at night or waking the patient.")
@@ -51,29 +53,33 @@ class CaseRecord(BaseModel):
         default=None, description="No improvement after 4 weeks of analgesics or physiotherapy."
     )
     pain_region: PainRegion | None = None
-    pain_score: int | None = Field(default=None, ge=0, le=10)
+    pain_score: int | None = Field(default=None, strict=True, ge=0, le=10)
     numbness_tingling: Flag = None
     limb_weakness: Flag = None
     sensory_loss: Flag = None
     gait_difficulty: Flag = None
     bowel_bladder_dysfunction: Flag = None
-    weight_kg: float | None = Field(default=None, ge=25, le=300)
+    weight_kg: float | None = Field(default=None, strict=True, ge=25, le=300)
     unexplained_weight_loss_kg: float | None = Field(
-        default=None, ge=0, le=100, description="Unexplained weight loss over the last 6 months."
+        default=None,
+        strict=True,
+        ge=0,
+        le=100,
+        description="Unexplained weight loss over the last 6 months.",
     )
     fatigue: Flag = None
     fever: Flag = None
     history_of_cancer: Flag = None
     cancer_type: CancerType | None = Field(default=None, description="Only with history_of_cancer.")
-    years_since_cancer_diagnosis: float | None = Field(default=None, ge=0, le=80)
+    years_since_cancer_diagnosis: float | None = Field(default=None, strict=True, ge=0, le=80)
     smoking_status: SmokingStatus | None = None
-    pack_years: float | None = Field(default=None, ge=0, le=200)
+    pack_years: float | None = Field(default=None, strict=True, ge=0, le=200)
     family_history_of_cancer: Flag = None
     recent_trauma: Flag = None
     steroid_use: Flag = None
     immunosuppressed: Flag = None
     esr_mm_per_h: float | None = Field(
-        default=None, ge=0, le=200, description="Optional lab value."
+        default=None, strict=True, ge=0, le=200, description="Optional lab value."
     )
 
     @model_validator(mode="after")

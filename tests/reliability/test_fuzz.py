@@ -28,7 +28,7 @@ from tests.reliability.processes import ServeFn, Store, pointed_at
 KEY = "fuzz-key-0123456789abcdef"
 # Examples per operation and generation mode (schemathesis's own pytest integration needs a
 # pytest older than ours, so the operations are driven here, one Hypothesis search each).
-EXAMPLES = 120 if full_scale() else 15
+EXAMPLES = 200 if full_scale() else 15
 SENT = {"requests": 0, "server_errors": 0, "nonconforming": 0}
 # Cross-field rules (weight lost below weight, a cancer's details only with a history of one)
 # cannot be said in JSON Schema: a schema-valid case may still be refused, for those alone.
