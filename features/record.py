@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
 import numpy as np
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 Sex = Literal["female", "male"]
 PainTrajectory = Literal["improving", "stable", "worsening"]
@@ -39,9 +39,7 @@ class CaseRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
-    age: int = Field(
-        strict=True, ge=18, le=110, description="Age in years; under 18 is out of scope."
-    )
+    age: int = Field(ge=18, le=110, description="Age in years; under 18 is out of scope.")
     sex: Sex | None = None
     pain_duration_weeks: float | None = Field(default=None, strict=True, ge=0, le=520)
     pain_trajectory: PainTrajectory | None = None
@@ -53,7 +51,7 @@ class CaseRecord(BaseModel):
         default=None, description="No improvement after 4 weeks of analgesics or physiotherapy."
     )
     pain_region: PainRegion | None = None
-    pain_score: int | None = Field(default=None, strict=True, ge=0, le=10)
+    pain_score: int | None = Field(default=None, ge=0, le=10)
     numbness_tingling: Flag = None
     limb_weakness: Flag = None
     sensory_loss: Flag = None
@@ -81,6 +79,15 @@ class CaseRecord(BaseModel):
     esr_mm_per_h: float | None = Field(
         default=None, strict=True, ge=0, le=200, description="Optional lab value."
     )
+
+    # JSON Schema's integer admits 70.0, so these stay lax, but pydantic's lax int also takes
+    # true as 1: refuse booleans here, as strict does for the float fields.
+    @field_validator("age", "pain_score", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
