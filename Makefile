@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install train serve bench clean
+.PHONY: run test lint install train serve bench clean reliability
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: lint
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/redflag train --if-no-champion
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/redflag serve --host $(HOST) --port $(PORT)
+
+# Fuzzing, 5 minutes of load with a champion swap, faults, bad data, PostgreSQL: one summary.
+reliability: $(STAMP)
+	RELIABILITY_SCALE=full $(BIN)/python -m pytest tests/reliability -m 'reliability or not reliability'
 
 bench: $(STAMP)
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
 import numpy as np
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 Sex = Literal["female", "male"]
 PainTrajectory = Literal["improving", "stable", "worsening"]
@@ -41,7 +41,7 @@ class CaseRecord(BaseModel):
 
     age: int = Field(ge=18, le=110, description="Age in years; under 18 is out of scope.")
     sex: Sex | None = None
-    pain_duration_weeks: float | None = Field(default=None, ge=0, le=520)
+    pain_duration_weeks: float | None = Field(default=None, strict=True, ge=0, le=520)
     pain_trajectory: PainTrajectory | None = None
     constant_pain: Flag = Field(default=None, description="Constant, unrelenting pain.")
     night_pain: Flag = Field(default=None, description="Pain worse at night or waking the patient.")
@@ -57,24 +57,37 @@ class CaseRecord(BaseModel):
     sensory_loss: Flag = None
     gait_difficulty: Flag = None
     bowel_bladder_dysfunction: Flag = None
-    weight_kg: float | None = Field(default=None, ge=25, le=300)
+    weight_kg: float | None = Field(default=None, strict=True, ge=25, le=300)
     unexplained_weight_loss_kg: float | None = Field(
-        default=None, ge=0, le=100, description="Unexplained weight loss over the last 6 months."
+        default=None,
+        strict=True,
+        ge=0,
+        le=100,
+        description="Unexplained weight loss over the last 6 months.",
     )
     fatigue: Flag = None
     fever: Flag = None
     history_of_cancer: Flag = None
     cancer_type: CancerType | None = Field(default=None, description="Only with history_of_cancer.")
-    years_since_cancer_diagnosis: float | None = Field(default=None, ge=0, le=80)
+    years_since_cancer_diagnosis: float | None = Field(default=None, strict=True, ge=0, le=80)
     smoking_status: SmokingStatus | None = None
-    pack_years: float | None = Field(default=None, ge=0, le=200)
+    pack_years: float | None = Field(default=None, strict=True, ge=0, le=200)
     family_history_of_cancer: Flag = None
     recent_trauma: Flag = None
     steroid_use: Flag = None
     immunosuppressed: Flag = None
     esr_mm_per_h: float | None = Field(
-        default=None, ge=0, le=200, description="Optional lab value."
+        default=None, strict=True, ge=0, le=200, description="Optional lab value."
     )
+
+    # JSON Schema's integer admits 70.0, so these stay lax, but pydantic's lax int also takes
+    # true as 1: refuse booleans here, as strict does for the float fields.
+    @field_validator("age", "pain_score", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:

@@ -31,6 +31,7 @@ from serving.reload import ModelSlot, Reloader
 from serving.routes import admin, health, model, monitoring, predict
 from serving.routes import cds as cds_routes
 from serving.routes import page as page_routes
+from serving.schemas import ErrorResponse
 
 log = logging.getLogger("redflag.serving")
 
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.reloader = reloader
         await reloader.reload(force=True)
+        tasks: list[asyncio.Task[None]] = []
+        if slot.current is None:
+            tasks.append(asyncio.create_task(reloader.until_loaded(1.0, settings.load_retry_max_s)))
         watcher = None
         if settings.reload_interval_s > 0 and is_movable(settings.model_uri):
             watcher = asyncio.create_task(reloader.watch(settings.reload_interval_s))
@@ -68,13 +72,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning(
                 "not watching %s: only a models:/name@alias URI can move", settings.model_uri
             )
+        if watcher is not None:
+            tasks.append(watcher)
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await task
 
     app = FastAPI(
         title="redflag",
@@ -99,13 +105,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(page_routes.router)
     app.include_router(monitoring.router)
     # Added innermost first: the request context wraps everything, so a 401 or 413 is logged too.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+    )
     if settings.api_keys:
         keys = {
             key_id: key.get_secret_value().encode() for key_id, key in settings.api_keys.items()
         }
         app.add_middleware(ApiKeyMiddleware, keys=keys, prefix=API_PREFIX)
-        _document_api_keys(app)
+    _document_openapi(app, keyed=bool(settings.api_keys))
     paths = frozenset(route.path for route in iter_route_contexts(app.routes) if route.path)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, paths=paths)
     return app
@@ -123,23 +133,48 @@ def cds_verifier(settings: Settings) -> CdsVerifier | None:
     return CdsVerifier(settings.cds_issuers, keys, settings.cds_max_token_lifetime_s)
 
 
-def _document_api_keys(app: FastAPI) -> None:
-    """Declare both ways of sending a key in the OpenAPI schema, on every ``/v1`` operation."""
+def _document_openapi(app: FastAPI, keyed: bool) -> None:
+    """Document what the middleware and error handlers answer, which routes cannot declare.
+
+    Every error is an ``ErrorResponse`` (FastAPI would document its own 422 layout, which this
+    app never sends); a body that is not JSON text (invalid UTF-8) is a 400. With keys set, both
+    ways of sending one are declared on every ``/v1`` operation.
+    """
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
+        error = {"$ref": "#/components/schemas/ErrorResponse"}
+        components = schema.setdefault("components", {})
+        definition = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = components.setdefault("schemas", {})
+        schemas.update(definition.pop("$defs", {}))
+        schemas.setdefault("ErrorResponse", definition)
         for path, operations in schema.get("paths", {}).items():
-            if path.startswith(API_PREFIX + "/"):
-                for operation in operations.values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"]["content"] = {"application/json": {"schema": error}}
+                if "requestBody" in operation:
+                    responses.setdefault("400", _BODY_NOT_TEXT)
+                if keyed and path.startswith(API_PREFIX + "/"):
                     operation["security"] = [{"bearer": []}, {"apiKey": []}]
+        for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422, replaced
+            schemas.pop(unused, None)
+        if keyed:
+            components["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            }
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_BODY_NOT_TEXT = {
+    "description": "The body is not text (invalid UTF-8)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -37,6 +38,17 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+_MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=1, max=65535)] = 8000,
@@ -52,6 +64,13 @@ def serve(
     if model_uri:
         os.environ["REDFLAG_MODEL_URI"] = model_uri
     os.environ.setdefault("REDFLAG_MODEL_URI", default_model_uri())
+    # MLflow retries an unreachable tracking server for about four minutes per call by default;
+    # the service retries loads itself (serving/reload.py), and a start-up must not hang that long.
+    for name, value in _MLFLOW_HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    # uvicorn re-raises SIGTERM once it has shut down gracefully, so the process would end
+    # "killed by signal 15"; a supervisor (systemd, Kubernetes) expects a clean stop to exit 0.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         "serving.app:create_app",
         factory=True,

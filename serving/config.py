@@ -32,8 +32,13 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=1000, ge=1, description="Most cases in one batch request.")
     # A full batch of complete cases is ~1 MB of JSON; the default leaves room for it.
     max_body_bytes: int = Field(default=2_097_152, ge=1024)
+    # Longest wait for the next piece of a request body: a client that stalls mid-body (a
+    # slow-loris attack, or a dead one) is answered 408 and its connection closed.
+    body_timeout_s: float = Field(default=10.0, gt=0)
     # Seconds between checks of the registry alias being served; 0 turns polling off.
     reload_interval_s: float = Field(default=0.0, ge=0)
+    # A model that fails to load at start-up is retried after 1 s, 2 s, 4 s, ... up to this.
+    load_retry_max_s: float = Field(default=30.0, ge=1)
     # "id:key,id2:key2" (or bare keys, named by a digest); empty: no authentication.
     api_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
     # Key ids allowed to call /v1/admin/*, "ops,deploy"; empty: every configured key.

@@ -37,6 +37,10 @@ class Metrics:
         self.urgent = Counter(
             "redflag_urgent_flags", "Cases flagged urgent by the emergency rules.", registry=r
         )
+        # What a graceful stop waits for; a load balancer's drain can be watched on it.
+        self.in_flight = Gauge(
+            "redflag_http_requests_in_flight", "HTTP requests being answered now.", registry=r
+        )
         self.batch_cases = Histogram(
             "redflag_batch_cases",
             "Cases per batch request.",

@@ -6,6 +6,7 @@ counted as it streams in, before anything parses it.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -77,9 +78,11 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
+        self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None)
@@ -159,12 +162,14 @@ class BodyLimitMiddleware:
     """Refuses bodies over ``max_bytes`` with 413 before anything parses them.
 
     A declared Content-Length is checked first; a chunked body is counted as it arrives and
-    buffered up to the limit, then handed on whole.
+    buffered up to the limit, then handed on whole. A body whose next piece takes longer than
+    ``timeout_s`` to arrive is answered 408: uvicorn itself waits for it forever.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     def _too_large(self) -> str:
         return f"request body is larger than {self.max_bytes} bytes (REDFLAG_MAX_BODY_BYTES)"
@@ -190,7 +195,12 @@ class BodyLimitMiddleware:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout_s)
+            except TimeoutError:
+                detail = f"request body not received within {self.timeout_s:g} s"
+                await send_error(send, 408, detail, {"Connection": "close"})
+                return
             if message["type"] != "http.request":
                 return  # the client went away before sending its body
             chunk = message.get("body", b"")

@@ -113,6 +113,18 @@ class Reloader:
             )
         return ReloadResult("failed", previous, previous, error)
 
+    async def until_loaded(self, first_delay_s: float, max_delay_s: float) -> None:
+        """Retry a failed start-up load with doubling waits until a model is served.
+
+        The store may be down or the artifact broken when the service starts; it stays up and
+        unready (``/readyz`` says why) and becomes ready on its own once the model loads.
+        """
+        delay = first_delay_s
+        while self.slot.current is None:
+            await asyncio.sleep(delay)
+            await self.reload(force=True)
+            delay = min(delay * 2, max_delay_s)
+
     async def watch(self, interval_s: float) -> None:
         """Check the alias every ``interval_s`` seconds and reload when it has moved."""
         while True:

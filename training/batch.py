@@ -100,11 +100,23 @@ def _row_count(path: Path) -> int:
 
 
 def _chunks(path: Path) -> Iterator[pd.DataFrame]:
-    if path.suffix.lower() == ".parquet":
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
-            yield batch.to_pandas()
-    else:
-        yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS)
+    """The file's rows, a chunk at a time; a file that cannot be read is named in the error."""
+    kind = "Parquet" if path.suffix.lower() == ".parquet" else "CSV"
+    try:
+        if kind == "Parquet":
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+                yield batch.to_pandas()
+        else:
+            yield from pd.read_csv(
+                path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS, encoding="utf-8-sig"
+            )
+    except pd.errors.EmptyDataError as exc:
+        raise CaseFileError(f"{path}: the file is empty") from exc
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as exc:
+        if isinstance(exc, CaseFileError):
+            raise
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CaseFileError(f"{path}: cannot be read as {kind}: {reason}") from exc
 
 
 def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
@@ -112,6 +124,8 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
         raise CaseFileError(f"{source}: unsupported file type; use .parquet or .csv")
     if not source.is_file():
         raise CaseFileError(f"{source}: no such file")
+    if source.stat().st_size == 0:
+        raise CaseFileError(f"{source}: the file is empty")
     if target.suffix.lower() != ".parquet":
         raise CaseFileError(f"{target}: the output must be a .parquet file")
     if target.exists() and not overwrite:

@@ -46,9 +46,11 @@ from training.tracking import (
     connect,
     ensure_experiment,
     evaluation_metrics,
+    fail_abandoned_runs,
     git_commit,
     log_model,
     log_run_report,
+    owner_tags,
     package_versions,
     training_dataset,
 )
@@ -355,7 +357,11 @@ def train(
     cases, split, fitted = _cases_and_split(options, progress)
     client = connect()
     experiment_id = ensure_experiment(client, options.experiment)
-    with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
+    fail_abandoned_runs(client, experiment_id)
+    with (
+        mlflow.start_run(experiment_id=experiment_id, tags=owner_tags()) as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         name = "simulated" if options.data is None else Path(options.data).name
         dataset = training_dataset(cases, name)
         mlflow.log_input(dataset, context="training")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import math
+import os
 import platform
 import re
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +64,52 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
     root = local_artifact_root(client.tracking_uri)
     artifact_location = (root / name).as_uri() if root is not None else None
     return str(client.create_experiment(name, artifact_location=artifact_location))
+
+
+# Which process, on which machine, is writing a run: a run left RUNNING by a process that is gone
+# (killed, out of memory, machine restarted) is marked FAILED by the next training.
+PID_TAG = "redflag.pid"
+HOST_TAG = "redflag.host"
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming this process as the writer of the run it starts."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def fail_abandoned_runs(client: MlflowClient, experiment_id: str) -> list[str]:
+    """Mark FAILED the runs left RUNNING by a training process of this machine that is gone.
+
+    Their nested trial runs too. Runs of other machines are left alone: their processes cannot be
+    seen from here. Returns the run ids marked.
+    """
+    running = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    host = socket.gethostname()
+    abandoned = {
+        run.info.run_id
+        for run in running
+        if run.data.tags.get(HOST_TAG) == host
+        and run.data.tags.get(PID_TAG, "").isdigit()
+        and not _process_alive(int(run.data.tags[PID_TAG]))
+    }
+    abandoned |= {run.info.run_id for run in running if run.data.tags.get(PARENT_TAG) in abandoned}
+    for run_id in sorted(abandoned):
+        client.set_tag(run_id, "redflag.failure", "the training process ended before the run did")
+        client.set_terminated(run_id, status="FAILED")
+    return sorted(abandoned)
 
 
 def version_by_alias(
