@@ -28,12 +28,13 @@ from training.fit import Split, fit_model, split_cases
 # Members learn a redrawn world's structure, not its last decimal: a quicker booster than the
 # model's own (3 to 4 times faster, measured), on at most this many simulated cases each.
 MEMBER_BOOSTER = {"learning_rate": 0.15, "n_estimators": 200, "early_stopping_rounds": 20}
-MEMBER_CASES = (20_000, 200_000)
+MEMBER_CASES = (10_000, 200_000)
 MAX_REDRAWS = 50
 SIMULATED_METHOD = (
     "evidence ensemble: {k} models fitted on cohorts simulated with every published figure "
-    "redrawn from its source's sampling uncertainty; the estimate moved by the "
-    "{low:.0%}-{high:.0%} quantiles of the members' log-odds around their mean"
+    "redrawn from its source's sampling uncertainty, all from the same simulated draws; the "
+    "estimate moved by the {low:.0%}-{high:.0%} quantiles of the members' log-odds around their "
+    "mean"
 )
 BOOTSTRAP_METHOD = (
     "bootstrap ensemble: {k} models fitted on resamples of the training cases; the estimate moved "
@@ -64,23 +65,26 @@ def _member_params(plan: MemberPlan) -> dict[str, Any]:
 
 
 def _redrawn_cohort(plan: MemberPlan, k: int) -> pd.DataFrame:
-    """A cohort of a world redrawn for member ``k``; a draw whose figures cannot hold together
-    (a share beyond what its sensitivity allows) is drawn again."""
-    rng = np.random.default_rng([plan.seed, 20_261_201, k])
+    """The cohort of member ``k``'s redrawn world, from the same simulated draws as every other
+    member's (common random numbers: members differ by their figures, not by the noise of their
+    cohorts); a draw whose figures cannot hold together (a share beyond what its sensitivity
+    allows) is drawn again."""
     size = int(np.clip(plan.n_cases, *MEMBER_CASES))
+    seed = plan.seed * 1_000 + 100
     assert plan.setting is not None
+    rng = np.random.default_rng([plan.seed, 20_261_201, k])
     for _ in range(MAX_REDRAWS):
         try:
-            figures = redraw_figures(rng)
-            return simulate_cohort(size, plan.seed * 1_000 + 100 + k, plan.setting, figures)
+            return simulate_cohort(size, seed, plan.setting, redraw_figures(rng))
         except ValueError:
             continue
     raise RuntimeError(f"no consistent redraw of the published figures in {MAX_REDRAWS} tries")
 
 
 def _simulated_member(plan: MemberPlan, k: int) -> RiskPipeline:
-    split = split_cases(_redrawn_cohort(plan, k), plan.seed + k)
-    return fit_model(split, plan.model, plan.seed + k, _member_params(plan))
+    # The same split and model seed for every member too: only the figures differ.
+    split = split_cases(_redrawn_cohort(plan, k), plan.seed)
+    return fit_model(split, plan.model, plan.seed, _member_params(plan))
 
 
 def _bootstrap_member(plan: MemberPlan, split: Split, k: int) -> RiskPipeline:

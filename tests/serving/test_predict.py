@@ -37,8 +37,10 @@ def test_response_follows_the_contract(
     sizes = [abs(c["contribution"]) for c in contributions]
     assert sizes == sorted(sizes, reverse=True)
     for item in contributions:
-        assert item["label"] == RED_FLAGS_BY_NAME[item["feature"]].label
-        assert set(item["inputs"]) == set(RED_FLAGS_BY_NAME[item["feature"]].inputs)
+        flag = RED_FLAGS_BY_NAME[item["feature"]]
+        assert item["recorded"] == any(item["inputs"][name] is not None for name in flag.inputs)
+        assert item["label"] == flag.label if item["recorded"] else "not recorded" in item["label"]
+        assert set(item["inputs"]) == set(flag.inputs)
     assert_additive(body)
     # The lung-cancer case has sensory loss: the emergency rule fires whatever the model says.
     assert body["urgent"]["flag"] is True and body["urgent"]["reasons"]

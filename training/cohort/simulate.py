@@ -27,7 +27,7 @@ import pandas as pd
 from features.log_odds import sigmoid
 from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
 from features.setting import SETTING_PREVALENCE, SETTINGS
-from training.cohort.targets import PUBLISHED_FIGURES, SHARE_TARGETS_BY_FLAG, Figures
+from training.cohort.targets import SHARE_TARGETS_BY_FLAG, Figures, published_figures
 from training.schema import bool_column, enum_column, float_column, int_column
 
 FloatArray = npt.NDArray[np.float64]
@@ -144,7 +144,7 @@ _ESR_SLOPE = 0.45  # log-ESR SD ~0.8
 
 
 def simulate_cohort(
-    n: int, seed: int, setting: str = "primary_care", figures: Figures = PUBLISHED_FIGURES
+    n: int, seed: int, setting: str = "primary_care", figures: Figures | None = None
 ) -> pd.DataFrame:
     """Simulate `n` back-pain cases in `setting`, deterministic for `seed`.
 
@@ -152,8 +152,8 @@ def simulate_cohort(
         n: number of cases, at least 1.
         seed: seed of `numpy.random.default_rng`.
         setting: "primary_care", "emergency" or "oncology" (known cancer, new back pain).
-        figures: the published figures the cohort reproduces; another world's (drawn by
-            `training.cohort.targets.redraw_figures`) for the evidence ensemble.
+        figures: the figures the cohort reproduces: the published ones by default, another
+            world's (drawn by `training.cohort.targets.redraw_figures`) for the evidence ensemble.
 
     Returns:
         One row per case: the case-record fields in order, then `spinal_malignancy` (0/1) and
@@ -169,7 +169,7 @@ def simulate_with_latents(
     setting: str = "primary_care",
     *,
     prevalence: float | None = None,
-    figures: Figures = PUBLISHED_FIGURES,
+    figures: Figures | None = None,
 ) -> tuple[pd.DataFrame, dict[str, npt.NDArray[np.generic]]]:
     """`simulate_cohort`, plus the unrecorded latent state (cord compression, primary site).
 
@@ -183,6 +183,7 @@ def simulate_with_latents(
     if prevalence is not None and not 0 < prevalence < 1:
         raise ValueError(f"prevalence: must be strictly between 0 and 1, got {prevalence!r}")
     rng = np.random.default_rng(seed)
+    figures = figures or published_figures()
     probs = _diagnosis_probabilities(setting, prevalence or figures.prevalence_of(setting))
     dx = rng.choice(len(DIAGNOSES), size=n, p=probs)
     cohort = _Cohort(rng, dx, _intercepts(figures), setting, figures=figures)
@@ -219,12 +220,13 @@ def _missing_rates(setting: str) -> dict[str, float]:
 
 
 @functools.cache
-def _intercepts(figures: Figures = PUBLISHED_FIGURES) -> dict[str, tuple[float, float, float]]:
+def _intercepts(figures: Figures | None = None) -> dict[str, tuple[float, float, float]]:
     """Solve every calibrated flag's intercepts on a primary-care reference.
 
     Each is (other, malignant, malignant subgroup): the last differs from the second only for a
     flag with a published share within a subgroup of the malignant cases.
     """
+    figures = figures or published_figures()
     rng = np.random.default_rng(_CALIBRATION_SEED)
     # Half malignant, each side with the primary-care mix: the per-side rates are what the
     # targets constrain, and oversampling a side leaves its conditional distribution unchanged.
@@ -297,7 +299,7 @@ class _Cohort:
     intercepts: dict[str, tuple[float, float, float]]
     setting: str
     solving: bool = False
-    figures: Figures = PUBLISHED_FIGURES
+    figures: Figures = field(default_factory=published_figures)
     values: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
     missing: dict[str, BoolArray] = field(default_factory=dict)
     latent: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)

@@ -215,7 +215,7 @@ PREVALENCE_COUNTS: dict[str, tuple[int, int]] = {
 @dataclass(frozen=True)
 class Figures:
     """The figures one simulated world is drawn at: every flag's (sensitivity, specificity), the
-    subgroup shares and each setting's prevalence. ``PUBLISHED_FIGURES`` is the table above;
+    subgroup shares and each setting's prevalence. ``published_figures()`` is the table above;
     ``redraw_figures`` draws another world within the sampling uncertainty of the sources."""
 
     flags: tuple[tuple[str, float, float], ...]
@@ -235,17 +235,15 @@ class Figures:
         return next(value for name, value in self.prevalence if name == setting)
 
 
-def _published() -> Figures:
+def published_figures() -> Figures:
+    """The figures of the tables above as they stand (a revised target revises them)."""
     from features.setting import SETTING_PREVALENCE
 
     return Figures(
-        flags=tuple((t.name, t.sensitivity, t.specificity) for t in TARGETS),
-        shares=tuple((t.flag, t.share) for t in SHARE_TARGETS),
+        flags=tuple((t.name, t.sensitivity, t.specificity) for t in TARGETS_BY_NAME.values()),
+        shares=tuple((t.flag, t.share) for t in SHARE_TARGETS_BY_FLAG.values()),
         prevalence=tuple(SETTING_PREVALENCE.items()),
     )
-
-
-PUBLISHED_FIGURES = _published()
 
 
 def _beta(rng: np.random.Generator, rate: float, n: float) -> float:
