@@ -48,12 +48,18 @@ def _next_question(result: dict[str, Any]) -> str | None:
     if not questions:
         return None
     first = questions[0]
-    line = f"**Ask next:** {first['label']}"
-    if "if_present" in first and "if_absent" in first:
-        line += (
-            f" (if present {percent(first['if_present'])}, if absent {percent(first['if_absent'])})"
-        )
-    return line + "."
+    # A finding has a probability if present and if absent; a choice or a number one per answer.
+    answers = first.get("answers") or [
+        {"answer": name, "probability": first[f"if_{name}"]}
+        for name in ("present", "absent")
+        if first.get(f"if_{name}") is not None
+    ]
+    shown = ", ".join(
+        f"if {a['answer']} {percent(a['probability'])}"
+        for a in answers
+        if a.get("probability") is not None
+    )
+    return f"**Ask next:** {first['label']}" + (f" ({shown})" if shown else "") + "."
 
 
 def _detail(result: dict[str, Any]) -> str:

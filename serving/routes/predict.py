@@ -27,6 +27,10 @@ from serving.responses import explain_cases
 from serving.schemas import BatchPrediction, BatchRequest, ErrorResponse, Prediction
 
 router = APIRouter(prefix="/v1", tags=["predict"])
+SITE_NOT_CONFIGURED = (
+    "setting 'site' needs the site's prevalence: set REDFLAG_SITE_PREVALENCE "
+    "(`redflag prevalence --data FILE` estimates it)"
+)
 
 SettingQuery = Annotated[
     ServingSetting | None,
@@ -84,10 +88,15 @@ def at_setting(
     if setting is None or setting != ServingSetting.site:
         return model, None if setting is None else setting.value
     if settings.site_prevalence is None:
-        raise HTTPException(
-            status_code=422,
-            detail="setting 'site' needs the site's prevalence: set REDFLAG_SITE_PREVALENCE "
-            "(`redflag prevalence --data FILE` estimates it)",
+        # A field error like any other: the request is well formed, this service cannot serve it.
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "setting"),
+                    "msg": SITE_NOT_CONFIGURED,
+                    "type": "value_error",
+                }
+            ]
         )
     shift = prior_shift(model.train_prevalence, settings.site_prevalence)
     pipeline = model.pipeline.with_calibration(1.0, shift, settings.site_prevalence)

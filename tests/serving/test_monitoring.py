@@ -57,7 +57,8 @@ def test_site_setting_serves_at_the_site_prevalence(make_app: AppFactory, case: 
 def test_site_setting_without_a_site_prevalence_is_422(client: TestClient, case: dict) -> None:
     response = client.post("/v1/predict?setting=site", json=case)
     assert response.status_code == 422
-    assert "REDFLAG_SITE_PREVALENCE" in response.json()["detail"]
+    (error,) = response.json()["errors"]
+    assert error["field"] == "query.setting" and "REDFLAG_SITE_PREVALENCE" in error["reason"]
 
 
 def test_a_model_without_a_reference_profile_says_so(make_app: AppFactory, store: Any) -> None:

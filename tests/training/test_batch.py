@@ -139,7 +139,16 @@ def test_detail_adds_the_interval_the_unrecorded_range_and_the_next_question(
     out = tmp_path / "detailed.parquet"
     result = CliRunner().invoke(
         app,
-        ["score", "--input", str(cohort_file), "--output", str(out), "--detail"],
+        [
+            "score",
+            "--input",
+            str(cohort_file),
+            "--output",
+            str(out),
+            "--detail",
+            "--keep",
+            "case_id",
+        ],
         env={"REDFLAG_HOME": str(champion_store.home)},
     )
     assert result.exit_code == 0, result.output
