@@ -32,6 +32,7 @@ from tests.clinical import (
 )
 from tests.conftest import ChampionStore
 from tests.e2e.test_serve_process import free_port
+from tests.serving.conftest import stop
 
 SERVICE = "/cds-services/redflag-spinal-malignancy"
 API_KEY = "page-test-key-0123456789"
@@ -61,16 +62,6 @@ def serve(home: Path, folder: Path, **env: str) -> tuple[subprocess.Popen[bytes]
         time.sleep(0.2)
     process.kill()
     raise AssertionError("redflag serve was not ready in 90 s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """End a process this module started, by its PID."""
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 class _Jwks(BaseHTTPRequestHandler):
