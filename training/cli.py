@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from features import LABEL
+from features.risk import DEFAULT_RISK_THRESHOLDS
 from features.setting import ClinicalSetting
 from features.store import CHAMPION, DEFAULT_EXPERIMENT, default_model_uri
 from serving.cli import SETTING_HELP, fail, predict, quiet_mlflow, serve
@@ -142,7 +143,7 @@ def train(
     ] = 0,
     threshold: Annotated[
         float, typer.Option(help="Operating threshold for sensitivity, specificity, PPV, NPV.")
-    ] = 0.05,
+    ] = DEFAULT_RISK_THRESHOLDS[1],
     engine: Annotated[
         Engine, typer.Option(help="local, or dask: simulate and fit on a Dask cluster.")
     ] = Engine.local,
