@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("features", "training", "serving", "bench")
 MAX_FUNCTION_LINES = 80
 # Files a user's clone does not have: the team's shared notes live outside the repository.
-OUTSIDE = ("../shared", "REFERENCES.md", "DESIGN.md", "STACK.md", "STYLE.md")
+# (Spelled in pieces, so that this file does not match its own search.)
+OUTSIDE = ("../" + "shared", *(name + ".md" for name in ("REFERENCES", "DESIGN", "STACK", "STYLE")))
 
 
 def _functions(path: Path) -> list[tuple[str, int]]:
@@ -46,7 +47,6 @@ def test_nothing_in_the_repository_points_outside_it() -> None:
         if not name.startswith(".ci/") and name != "Makefile" and (ROOT / name).is_file()
         for marker in OUTSIDE
         if marker in (ROOT / name).read_text(encoding="utf-8", errors="ignore")
-        and not name.endswith("test_layout.py")
     ]
     assert pointing == []
 
