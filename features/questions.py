@@ -18,7 +18,7 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from features.catalogue import Columns
-from features.record import ENUM_VALUES, FIELD_KINDS, FIELD_LABELS
+from features.record import ENUM_VALUES, FIELD_KINDS
 from features.transform import CaseInput, case_columns
 
 FloatArray = npt.NDArray[np.float64]
@@ -222,8 +222,3 @@ def open_questions(columns: Columns) -> list[list[Question]]:
         for i in np.flatnonzero(unrecorded):
             open_[i].append(question)
     return open_
-
-
-def question_label(field: str) -> str:
-    """How a question is put to a person."""
-    return FIELD_LABELS[field]

@@ -17,7 +17,8 @@ import numpy.typing as npt
 from features.catalogue import Columns, recorded_features
 from features.log_odds import logit, sigmoid
 from features.model import RiskPipeline
-from features.questions import Question, open_questions, question_label
+from features.questions import Question, open_questions
+from features.record import FIELD_LABELS
 from features.risk import DEFAULT_RISK_THRESHOLDS, risk_bands
 from features.setting import setting_shift
 from features.transform import CaseInput, case_columns, derive_flags
@@ -256,7 +257,7 @@ def _question(
     finding = question.kind == "finding"
     return {
         "field": question.field,
-        "label": question_label(question.field),
+        "label": FIELD_LABELS[question.field],
         "kind": question.kind,
         "if_present": float(probabilities[0]) if finding else None,
         "if_absent": float(probabilities[1]) if finding else None,

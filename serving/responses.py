@@ -12,7 +12,6 @@ from features.loader import LoadedModel
 from features.reasons import case_reasons
 from features.record import FIELD_LABELS, CaseRecord
 from features.scoring import Scores, score_cases
-from features.urgent import fired_reasons
 from serving.config import DEFAULT_NEXT_QUESTIONS
 
 # Read once from the catalogue: per-request code indexes plain tuples, not dataclasses.
@@ -65,9 +64,10 @@ def explain_cases(
     assert scores.contributions is not None and scores.recorded is not None
     # Words for people: only recorded findings, so an unrecorded one is never stated as one.
     reasons = case_reasons(scores.contributions, scores.values, scores.recorded, records)
+    urgent = scores.urgent_reasons()  # the safety rules' reasons, once for the whole list
     return [
         {
-            **_prediction(scores, i, record, setting, identity, next_questions),
+            **_prediction(scores, i, record, setting, identity, next_questions, urgent[i]),
             "reasons": reasons[i],
         }
         for i, record in enumerate(records)
@@ -81,8 +81,9 @@ def _prediction(
     setting: str | None,
     identity: dict[str, str | None],
     next_questions: int,
+    urgent: tuple[str, ...],
 ) -> dict[str, Any]:
-    reasons = list(fired_reasons(scores.urgent_fired[i : i + 1])[0])
+    reasons = list(urgent)
     return {
         "probability": float(scores.probability[i]),
         "risk_band": str(scores.risk_band[i]),
