@@ -211,14 +211,15 @@ def _or_zero(values: npt.NDArray[Any]) -> FloatArray:
     return numbers if (~np.isnan(numbers)).any() else np.zeros(1)
 
 
-def open_questions(columns: Columns) -> list[list[Question]]:
-    """Per case, the questions that apply: field not recorded, and its ``needs`` recorded true."""
-    n = len(columns["age"])
-    open_: list[list[Question]] = [[] for _ in range(n)]
+def asked_cases(columns: Columns) -> list[tuple[Question, IntArray]]:
+    """Each question that applies to some case (field not recorded, its ``needs`` recorded true),
+    in ``QUESTIONS`` order, with the cases it applies to."""
+    asked = []
     for question in QUESTIONS:
         unrecorded = question.answer_index(columns[question.field]) < 0
         if question.needs is not None:
             unrecorded &= np.asarray(columns[question.needs], dtype=np.float64) == 1.0
-        for i in np.flatnonzero(unrecorded):
-            open_[i].append(question)
-    return open_
+        cases = np.flatnonzero(unrecorded)
+        if len(cases):
+            asked.append((question, cases))
+    return asked

@@ -7,7 +7,6 @@ The API, ``redflag predict``, ``redflag score`` (local and Dask) and evaluation 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,17 +16,16 @@ import numpy.typing as npt
 from features.catalogue import Columns, recorded_features
 from features.log_odds import logit, sigmoid
 from features.model import RiskPipeline
-from features.questions import Question, open_questions
+from features.questions import Question, asked_cases
 from features.record import FIELD_LABELS
 from features.risk import DEFAULT_RISK_THRESHOLDS, risk_bands
 from features.setting import setting_shift
 from features.transform import CaseInput, case_columns, derive_flags
-from features.unrecorded import bounds_of, fillings, unrecorded_findings
+from features.unrecorded import bounds_of, filling_rows, unrecorded_findings
 from features.urgent import fired_reasons, urgent_rules_fired
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Assignment = dict[str, Any]  # field -> the value a variant of a case records
 # Cases whose variants are scored together: up to ~120 variants each, so a block stays ~0.2 GB.
 DETAIL_BLOCK = 2_000
 
@@ -138,10 +136,8 @@ def score_cases(
     if explain:
         base, contributions = classifier.explain(matrix)
         extra |= {"base_value": base + shift, "contributions": contributions}
-    if detail:
-        extra |= _detail(scorer, columns, matrix, log_odds)
-    if next_questions > 0:
-        extra["next_questions"] = _next_questions(scorer, columns, scores, next_questions)
+    if detail or next_questions > 0:
+        extra |= _detail_and_questions(scorer, columns, scores, log_odds, detail, next_questions)
     return Scores(**{**scores.__dict__, **extra}) if extra else scores
 
 
@@ -159,111 +155,174 @@ def _concatenate(blocks: list[Scores]) -> Scores:
     return Scores(**merged)
 
 
+def _detail_and_questions(
+    scorer: _Scorer, columns: Columns, scores: Scores, log_odds: FloatArray, detail: bool, k: int
+) -> dict[str, Any]:
+    """The detail and the next questions: every variant of every case they need (its unrecorded
+    findings filled in, each answer of each open question recorded) scored in one call."""
+    empty = np.zeros(0, dtype=np.int64)
+    filled, fills = filling_rows(columns) if detail else (empty, {})
+    asked = asked_cases(columns) if k > 0 else []
+    variants = _Variants.of(columns, filled, fills, asked)
+    varied: tuple[Any, ...] = ()
+    if len(variants.origin):
+        varied = scorer.score(variants.columns)
+    out: dict[str, Any] = {}
+    if detail:
+        out |= _detail(scorer, columns, scores, log_odds, filled, varied[0][: len(filled)])
+    if k > 0:
+        rest = tuple(part[len(filled) :] for part in varied)
+        out["next_questions"] = _next_questions(scorer, columns, scores, variants, rest, k)
+    return out
+
+
+@dataclass(frozen=True)
+class _Variants:
+    """Copies of cases with some answers recorded: first each case's fillings of its unrecorded
+    findings, then per open question, per case it applies to, each answer (one group a pair)."""
+
+    origin: IntArray  # the case each row copies
+    columns: Columns
+    asked: list[tuple[Question, IntArray]]
+    group_starts: IntArray  # first row of each (question, case) group, counted after the fillings
+    group_question: IntArray  # which of ``asked`` each group answers
+    group_case: IntArray
+
+    @staticmethod
+    def of(
+        columns: Columns,
+        filled: IntArray,
+        fills: dict[str, FloatArray],
+        asked: list[tuple[Question, IntArray]],
+    ) -> _Variants:
+        widths = [len(question.answers) for question, _ in asked]
+        answering = [np.repeat(cases, len(question.answers)) for question, cases in asked]
+        origin = np.concatenate([filled, *answering]).astype(np.int64)
+        out = {name: np.asarray(values)[origin] for name, values in columns.items()}
+        for name, values in fills.items():
+            out[name][: len(filled)] = values
+        row = len(filled)
+        for question, cases in asked:
+            answers = [answer.value for answer in question.answers]
+            rows = len(cases) * len(answers)
+            out[question.field][row : row + rows] = np.tile(
+                np.asarray(answers, dtype=out[question.field].dtype), len(cases)
+            )
+            row += rows
+        sizes = np.repeat(np.asarray(widths, dtype=np.int64), [len(c) for _, c in asked])
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        which = np.repeat(np.arange(len(asked)), [len(cases) for _, cases in asked])
+        cases_ = np.concatenate([cases for _, cases in asked]) if asked else np.zeros(0, np.int64)
+        return _Variants(origin, out, asked, starts, which.astype(np.int64), cases_)
+
+
 def _detail(
-    scorer: _Scorer, columns: Columns, matrix: FloatArray, log_odds: FloatArray
+    scorer: _Scorer,
+    columns: Columns,
+    scores: Scores,
+    log_odds: FloatArray,
+    filled: IntArray,
+    varied: FloatArray,
 ) -> dict[str, Any]:
     """Recorded flags, the unrecorded findings' range and the evidence interval."""
-    out: dict[str, Any] = {"recorded": recorded_features(columns)}
-    unrecorded = unrecorded_findings(columns)
-    origin: list[int] = []
-    assignments: list[Assignment] = []
-    for i, fields in enumerate(unrecorded):
-        for filled in fillings(fields):
-            origin.append(i)
-            assignments.append(filled)
-    n = len(log_odds)
-    probability = sigmoid(log_odds)
-    low, high = probability.copy(), probability.copy()
-    if assignments:
-        varied, _, _ = scorer.score(_variant_columns(columns, np.array(origin), assignments))
-        low, high = bounds_of(np.append(varied, probability), np.append(origin, np.arange(n)), n)
-    out |= {"unrecorded_fields": unrecorded, "unrecorded_low": low, "unrecorded_high": high}
+    n = len(scores.probability)
+    low, high = bounds_of(np.append(varied, scores.probability), np.append(filled, np.arange(n)), n)
+    out: dict[str, Any] = {
+        "recorded": recorded_features(columns),
+        "unrecorded_fields": unrecorded_findings(columns),
+        "unrecorded_low": low,
+        "unrecorded_high": high,
+    }
     interval = scorer.pipeline.interval
     if interval is not None:
-        out["interval_low"], out["interval_high"] = interval.bounds(matrix, log_odds)
+        out["interval_low"], out["interval_high"] = interval.bounds(scores.matrix, log_odds)
         out["interval_level"], out["interval_method"] = interval.level, interval.method
     return out
 
 
-def _variant_columns(columns: Columns, origin: IntArray, assignments: list[Assignment]) -> Columns:
-    """Copies of the cases ``origin`` names, each with its ``assignments`` recorded."""
-    out = {name: np.asarray(values)[origin] for name, values in columns.items()}
-    by_field: dict[str, tuple[list[int], list[Any]]] = defaultdict(lambda: ([], []))
-    for row, assignment in enumerate(assignments):
-        for name, value in assignment.items():
-            rows, given = by_field[name]
-            rows.append(row)
-            given.append(value)
-    for name, (rows, given) in by_field.items():
-        out[name][rows] = np.asarray(given, dtype=out[name].dtype)
-    return out
-
-
 def _next_questions(
-    scorer: _Scorer, columns: Columns, scores: Scores, k: int
+    scorer: _Scorer,
+    columns: Columns,
+    scores: Scores,
+    variants: _Variants,
+    varied: tuple[Any, ...],
+    k: int,
 ) -> list[list[dict[str, Any]]]:
-    """Per case, the ``k`` unrecorded questions whose answer could move the estimate most."""
-    asked = open_questions(columns)
-    origin: list[int] = []
-    assignments: list[Assignment] = []
-    for i, questions in enumerate(asked):
-        for question in questions:
-            for answer in question.answers:
-                origin.append(i)
-                assignments.append({question.field: answer.value})
-    if not assignments:
-        return [[] for _ in asked]
-    varied = scorer.score(_variant_columns(columns, np.array(origin), assignments))
+    """Per case, the ``k`` unrecorded questions whose answer could move the estimate most: the
+    expected |change in log-odds| over the answers, weighted by each answer's chance."""
+    n = len(scores.probability)
+    if not variants.asked:
+        return [[] for _ in range(n)]
+    probabilities, bands, urgent = varied
+    rows = variants.origin[len(variants.origin) - len(probabilities) :]
     priors = scorer.pipeline.finding_priors
     chances = priors.chances(columns) if priors is not None else {}
-    now = (scores.probability, scores.risk_band, scores.urgent)
-    out: list[list[dict[str, Any]]] = []
-    row = 0
-    for i, questions in enumerate(asked):
-        laid_out = []
-        for question in questions:
-            width = len(question.answers)
-            answered = tuple(part[row : row + width] for part in varied)
-            chance = chances.get(question.field)
-            laid_out.append(
-                _question(question, answered, now, i, None if chance is None else chance[i])
-            )
-            row += width
-        laid_out.sort(key=lambda q: -q["expected_change"])
-        out.append(laid_out[:k])
-    return out
+    weights = np.concatenate(
+        [_weights(chances.get(q.field), q, cases) for q, cases in variants.asked]
+    )
+    change = np.abs(logit(probabilities) - logit(scores.probability)[rows])
+    starts = variants.group_starts
+    expected = np.add.reduceat(weights * change, starts)
+    moves_band = np.logical_or.reduceat(bands != scores.risk_band[rows], starts)
+    moves_urgent = np.logical_or.reduceat(urgent != scores.urgent[rows], starts)
+    ranked = np.full((n, len(variants.asked)), -np.inf)
+    ranked[variants.group_case, variants.group_question] = expected
+    group_of = np.full((n, len(variants.asked)), -1, dtype=np.int64)
+    group_of[variants.group_case, variants.group_question] = np.arange(len(starts))
+    laid = _Laid(variants, probabilities.tolist(), weights.tolist(), chances, expected.tolist(),
+                 moves_band.tolist(), moves_urgent.tolist())  # fmt: skip
+    top = np.argsort(-ranked, axis=1, kind="stable")[:, :k].tolist()
+    taken, groups = np.isfinite(ranked).tolist(), group_of.tolist()
+    return [[laid.question(groups[i][j]) for j in top[i] if taken[i][j]] for i in range(n)]
 
 
-def _question(
-    question: Question,
-    answered: tuple[Any, ...],
-    now: tuple[Any, ...],
-    i: int,
-    chance: FloatArray | None,
-) -> dict[str, Any]:
-    """One question laid out: each answer's probability and chance, and what it could change."""
-    probabilities, bands, urgent = answered
-    weights = chance if chance is not None else np.full(len(probabilities), 1 / len(probabilities))
-    change = np.abs(logit(probabilities) - logit(now[0][i]))
-    answers = [
-        {
-            "answer": answer.label,
-            "value": answer.value,
-            "probability": float(probabilities[a]),
-            "chance": None if chance is None else float(chance[a]),
+def _weights(chance: FloatArray | None, question: Question, cases: IntArray) -> FloatArray:
+    """Each answer's chance per case (uniform without a prior), case by case."""
+    width = len(question.answers)
+    if chance is None:
+        return np.full(len(cases) * width, 1 / width)
+    return np.asarray(chance[cases].ravel(), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Laid:
+    """The scored variants as plain lists, to lay out the questions that are kept."""
+
+    variants: _Variants
+    probabilities: list[float]
+    weights: list[float]
+    chances: dict[str, FloatArray | None]
+    expected: list[float]
+    moves_band: list[bool]
+    moves_urgent: list[bool]
+
+    def question(self, group: int) -> dict[str, Any]:
+        """One question for one case: each answer's probability and chance, what it could change."""
+        question, _ = self.variants.asked[self.variants.group_question[group]]
+        start = int(self.variants.group_starts[group])
+        width = len(question.answers)
+        probabilities = self.probabilities[start : start + width]
+        has_chance = self.chances.get(question.field) is not None
+        chance = self.weights[start : start + width] if has_chance else None
+        answers = [
+            {
+                "answer": answer.label,
+                "value": answer.value,
+                "probability": probabilities[a],
+                "chance": None if chance is None else chance[a],
+            }
+            for a, answer in enumerate(question.answers)
+        ]
+        finding = question.kind == "finding"
+        return {
+            "field": question.field,
+            "label": FIELD_LABELS[question.field],
+            "kind": question.kind,
+            "if_present": probabilities[0] if finding else None,
+            "if_absent": probabilities[1] if finding else None,
+            "p_present": chance[0] if finding and chance is not None else None,
+            "answers": answers,
+            "expected_change": self.expected[group],
+            "changes_band": self.moves_band[group],
+            "changes_urgent": self.moves_urgent[group],
         }
-        for a, answer in enumerate(question.answers)
-    ]
-    finding = question.kind == "finding"
-    return {
-        "field": question.field,
-        "label": FIELD_LABELS[question.field],
-        "kind": question.kind,
-        "if_present": float(probabilities[0]) if finding else None,
-        "if_absent": float(probabilities[1]) if finding else None,
-        "p_present": float(chance[0]) if finding and chance is not None else None,
-        "answers": answers,
-        "expected_change": float(weights @ change),
-        "changes_band": bool((bands != now[1][i]).any()),
-        "changes_urgent": bool((urgent != now[2][i]).any()),
-    }

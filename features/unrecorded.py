@@ -9,13 +9,13 @@ are enumerated: at most 2^5 combinations, each scored with the others at both ex
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import numpy.typing as npt
 
 from features.catalogue import RED_FLAGS, Columns
 from features.record import FIELD_KINDS
+
+FloatArray = npt.NDArray[np.float64]
 
 BOOLEAN_FIELDS: tuple[str, ...] = tuple(
     name for name, kind in FIELD_KINDS.items() if kind == "bool"
@@ -38,17 +38,37 @@ def unrecorded_findings(columns: Columns) -> list[tuple[str, ...]]:
     return [tuple(name for name in BOOLEAN_FIELDS if missing[name][i]) for i in range(n)]
 
 
-def fillings(unrecorded: tuple[str, ...]) -> list[dict[str, float]]:
-    """The ways to fill in ``unrecorded`` that hold both extremes (every other is in between)."""
-    monotone = [name for name in unrecorded if name in MONOTONE_FINDINGS]
-    other = [name for name in unrecorded if name not in MONOTONE_FINDINGS]
-    ways = []
-    for combination in itertools.product((0.0, 1.0), repeat=len(other)):
-        for extreme in (0.0, 1.0) if monotone else (None,):
-            filled = dict(zip(other, combination, strict=True))
-            filled |= {name: extreme for name in monotone if extreme is not None}
-            ways.append(filled)
-    return ways
+def filling_rows(columns: Columns) -> tuple[npt.NDArray[np.int64], dict[str, FloatArray]]:
+    """The ways to fill in each case's unrecorded findings that hold both extremes (every other is
+    in between), as rows: each combination of the findings without a direction, with the monotone
+    findings all absent and all present.
+
+    Returns:
+        (the case of each row, the value each yes/no finding takes in each row).
+    """
+    missing = {
+        name: np.isnan(np.asarray(columns[name], dtype=np.float64)) for name in BOOLEAN_FIELDS
+    }
+    others = len(OTHER_FINDINGS)
+    ways = np.arange(2 ** (others + 1))  # a bit per other finding, then the monotone extreme
+    bits = (ways[:, None] >> np.arange(others + 1)) & 1  # ways × (others + 1)
+    # A way is kept when it sets only unrecorded findings: bits of recorded ones are 0, and the
+    # extreme is 1 only where a monotone finding is unrecorded.
+    unset = np.column_stack(
+        [~missing[name] for name in OTHER_FINDINGS]
+        + [~np.logical_or.reduce([missing[name] for name in MONOTONE_FINDINGS])]
+    )  # cases × (others + 1)
+    keep = ~(unset[:, None, :] & (bits[None, :, :] == 1)).any(axis=2)  # cases × ways
+    origin, way = np.nonzero(keep)
+    values: dict[str, FloatArray] = {}
+    for j, name in enumerate(OTHER_FINDINGS):
+        given = np.asarray(columns[name], dtype=np.float64)[origin]
+        values[name] = np.where(missing[name][origin], bits[way, j], given)
+    extreme = bits[way, others].astype(np.float64)
+    for name in MONOTONE_FINDINGS:
+        given = np.asarray(columns[name], dtype=np.float64)[origin]
+        values[name] = np.where(missing[name][origin], extreme, given)
+    return origin.astype(np.int64), values
 
 
 def bounds_of(
