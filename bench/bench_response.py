@@ -1,12 +1,12 @@
 """What an explained prediction costs in process, against the booster's own floor.
 
 One case: the floor is what XGBoost itself needs for one case, ``inplace_predict`` plus
-``pred_contribs`` on a prepared one-row matrix (its ``DMatrix`` built with one thread, as the
-scoring core builds it). Then, through the scoring core (``features.scoring.score_cases``) as the
-API calls it: the explanation alone; with the detail (recorded flags, the unrecorded range, the
-evidence interval); and the full response of ``serving.responses.explain_cases`` with the next
-questions. Medians of many rounds; every part runs once per round, so a busy machine slows them
-alike. One booster thread.
+``pred_contribs`` on a prepared one-row matrix (its ``DMatrix`` built with one thread and no
+feature names to check, the leanest calls, as the scoring core makes them). Then, through the
+scoring core (``features.scoring.score_cases``) as the API calls it: the explanation alone; with
+the detail (recorded flags, the unrecorded range, the evidence interval); and the full response
+of ``serving.responses.explain_cases`` with the next questions. Medians of many rounds; every
+part runs once per round, so a busy machine slows them alike. One booster thread.
 
 A batch: cases per second of ``redflag score --explain``'s scoring of a chunk
 (``training.batch.score_frame``) and of the HTTP batch's body (``explain_cases`` and its JSON, as
@@ -33,7 +33,6 @@ import pandas as pd
 import pydantic_core
 import xgboost as xgb
 
-from features.catalogue import FEATURE_NAMES
 from features.loader import LoadedModel, load_model
 from features.record import CaseRecord
 from features.scoring import score_cases
@@ -97,13 +96,12 @@ def one_case(model: LoadedModel, repeat: int) -> list[dict[str, Any]]:
     pipeline = model.pipeline
     booster = pipeline.classifier.booster_  # type: ignore[attr-defined]
     matrix = pipeline[0].transform([CASE])
-    names = list(FEATURE_NAMES)
     record = [CaseRecord.model_validate(CASE)]
 
-    def floor() -> None:
+    def floor() -> None:  # the leanest calls: one-thread DMatrix, no feature names to check
         booster.inplace_predict(matrix, predict_type="margin", missing=np.nan)
-        prepared = xgb.DMatrix(matrix, missing=np.nan, feature_names=names, nthread=1)
-        booster.predict(prepared, pred_contribs=True)
+        prepared = xgb.DMatrix(matrix, missing=np.nan, nthread=1)
+        booster.predict(prepared, pred_contribs=True, validate_features=False)
 
     parts = {
         "floor": floor,
@@ -134,13 +132,12 @@ def batch(model: LoadedModel, rows: int, repeat: int) -> list[dict[str, Any]]:
         CaseRecord.model_validate({k: v for k, v in row.items() if not pd.isna(v)})
         for row in raw.head(HTTP_BATCH).to_dict(orient="records")
     ]
-    names = list(FEATURE_NAMES)
 
     def native(n: int) -> float:
-        prepared = xgb.DMatrix(
-            pipeline[0].transform(cases.head(n)), missing=np.nan, feature_names=names
+        prepared = xgb.DMatrix(pipeline[0].transform(cases.head(n)), missing=np.nan)
+        return n / best_s(
+            lambda: booster.predict(prepared, pred_contribs=True, validate_features=False), repeat
         )
-        return n / best_s(lambda: booster.predict(prepared, pred_contribs=True), repeat)
 
     options = ScoreOptions(explain=True)
     score = rows / best_s(lambda: score_frame(pipeline, cases, options), repeat)

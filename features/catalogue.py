@@ -324,14 +324,16 @@ NOT_RECORDED_VALUES: Array = np.array(
 )
 
 
+# Which fields each red flag reads, as a matrix (fields × flags): a flag is recorded where any of
+# its inputs is, one matrix product for every flag of every case.
+_INPUT_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(n for flag in RED_FLAGS for n in flag.inputs))
+_READS = np.array([[name in flag.inputs for flag in RED_FLAGS] for name in _INPUT_FIELDS], float)
+
+
 def recorded_features(columns: Columns) -> npt.NDArray[np.bool_]:
     """Per case and red flag: whether any input of the flag was recorded (n cases × flags)."""
-    n = len(columns["age"])
-    given = {name: _given(values) for name, values in columns.items()}
-    out = np.empty((n, len(RED_FLAGS)), dtype=np.bool_)
-    for j, flag in enumerate(RED_FLAGS):
-        out[:, j] = np.logical_or.reduce([given[name] for name in flag.inputs])
-    return out
+    given = np.column_stack([_given(columns[name]) for name in _INPUT_FIELDS])
+    return np.asarray(given.astype(np.float64) @ _READS > 0, dtype=np.bool_)
 
 
 def _given(values: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from features.questions import FindingPriors
 
 Matrix = npt.NDArray[np.float64]
-_FEATURE_LIST = list(FEATURE_NAMES)  # what a DMatrix is given: built once, not per call
 
 ProgressFn = Callable[[int, int], None]
 """Reports work done: (units done, units in all); every long step takes one."""
@@ -247,9 +246,11 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
     def explain(self, X: Matrix) -> tuple[Matrix, Matrix]:
         """Exact TreeSHAP in calibrated log-odds: (base value per row, contribution per feature)."""
         # One thread builds it: it is a copy, and on a busy machine waiting for a team of OpenMP
-        # threads cost 12 ms for one row against 0.05 ms alone (bench/bench_response.py).
-        matrix = xgb.DMatrix(X, missing=np.nan, feature_names=_FEATURE_LIST, nthread=1)
-        raw = self.booster_.predict(matrix, pred_contribs=True)
+        # threads cost 12 ms for one row against 0.05 ms alone (bench/bench_response.py). No
+        # names to check: X has the catalogue's columns in its order (``decision_function``'s
+        # ``inplace_predict`` reads it the same way), and reading the names back costs more.
+        matrix = xgb.DMatrix(X, missing=np.nan, nthread=1)
+        raw = self.booster_.predict(matrix, pred_contribs=True, validate_features=False)
         raw = np.asarray(raw, dtype=np.float64)
         base = self.intercept_ + self.slope_ * raw[:, -1]
         return base, self.slope_ * raw[:, :-1]

@@ -48,6 +48,13 @@ class Question:
     # Asked only where this field is recorded true (a cancer's type needs a previous cancer).
     needs: str | None = None
 
+    def unrecorded(self, values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+        """Where the field is not recorded: ``answer_index`` < 0, at a fraction of its cost (a
+        choice's answers are every value of its field: checked when the module loads)."""
+        if self.kind == "choice":
+            return np.asarray(values == None, dtype=np.bool_)  # noqa: E711 (elementwise)
+        return np.isnan(np.asarray(values, dtype=np.float64))
+
     def answer_index(self, values: npt.NDArray[Any]) -> IntArray:
         """Which answer each recorded value is (-1: not recorded)."""
         if self.kind == "finding":
@@ -96,6 +103,12 @@ QUESTIONS: tuple[Question, ...] = (
     ),
 )
 QUESTIONS_BY_FIELD = {question.field: question for question in QUESTIONS}
+if any(
+    {answer.value for answer in question.answers} != set(ENUM_VALUES[question.field])
+    for question in QUESTIONS
+    if question.kind == "choice"
+):  # checked when the module loads: a recorded choice is always one of its answers
+    raise RuntimeError("a choice question must offer every value of its field")
 
 
 class FindingPriors:
@@ -189,20 +202,39 @@ class FindingPriors:
             start += width
         return out
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_stacked", None)  # rebuilt from models_ when needed
+        return state
+
+    def _stacked_models(self) -> tuple[list[str], FloatArray, FloatArray, IntArray]:
+        """(fields with a model, every answer's coefficients as columns, intercepts, first
+        column of each field): one matrix product predicts every question."""
+        stacked = self.__dict__.get("_stacked")
+        if stacked is None:
+            fields = [name for name, model in self.models_.items() if model is not None]
+            models = [self.models_[name] for name in fields]
+            coef = np.vstack([m[0] for m in models if m is not None]).T.copy()
+            intercept = np.concatenate([m[1] for m in models if m is not None])
+            starts = np.cumsum([0] + [len(m[1]) for m in models if m is not None])[:-1]
+            stacked = self._stacked = (fields, coef, intercept, starts.astype(np.int64))
+        return stacked
+
     def chances(self, columns: Columns) -> dict[str, FloatArray | None]:
         """Per question, the chance of each answer for each case (n × answers); None where the
         question's model could not be learned."""
-        design = self._design(columns)
-        out: dict[str, FloatArray | None] = {}
-        for field, model in self.models_.items():
-            if model is None:
-                out[field] = None
-                continue
-            coef, intercept = model
-            logits = design @ coef.T + intercept
-            logits -= logits.max(axis=1, keepdims=True)
-            weights = np.exp(logits)
-            out[field] = weights / weights.sum(axis=1, keepdims=True)
+        out: dict[str, FloatArray | None] = dict.fromkeys(self.models_)
+        fields, coef, intercept, starts = self._stacked_models()
+        if not fields:
+            return out
+        logits = self._design(columns) @ coef + intercept
+        widths = np.diff(np.append(starts, logits.shape[1]))
+        # A softmax per question, all at once: each question's answers are adjacent columns.
+        logits -= np.repeat(np.maximum.reduceat(logits, starts, axis=1), widths, axis=1)
+        weights = np.exp(logits)
+        weights /= np.repeat(np.add.reduceat(weights, starts, axis=1), widths, axis=1)
+        for name, start, width in zip(fields, starts.tolist(), widths.tolist(), strict=True):
+            out[name] = weights[:, start : start + width]
         return out
 
 
@@ -216,7 +248,7 @@ def asked_cases(columns: Columns) -> list[tuple[Question, IntArray]]:
     in ``QUESTIONS`` order, with the cases it applies to."""
     asked = []
     for question in QUESTIONS:
-        unrecorded = question.answer_index(columns[question.field]) < 0
+        unrecorded = question.unrecorded(columns[question.field])
         if question.needs is not None:
             unrecorded &= np.asarray(columns[question.needs], dtype=np.float64) == 1.0
         cases = np.flatnonzero(unrecorded)

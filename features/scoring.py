@@ -78,12 +78,6 @@ class _Scorer:
     def log_odds(self, matrix: FloatArray) -> FloatArray:
         return np.asarray(self.pipeline.classifier.decision_function(matrix) + self.shift)
 
-    def score(self, columns: Columns) -> tuple[FloatArray, npt.NDArray[np.object_], Any]:
-        """(probability, band, urgent flag) of every case in ``columns``."""
-        probability = sigmoid(self.log_odds(self.pipeline[0].transform(columns)))
-        urgent = urgent_rules_fired(columns).any(axis=1)
-        return probability, risk_bands(probability, self.thresholds), urgent
-
 
 def score_cases(
     pipeline: RiskPipeline,
@@ -120,24 +114,31 @@ def score_cases(
     classifier = pipeline.classifier
     shift, prevalence = setting_shift(classifier.train_prevalence_, setting)
     scorer = _Scorer(pipeline, thresholds, shift)
-    values = derive_flags(columns)
+    variants = _Variants.of(columns, detail, next_questions) if detail or next_questions else None
+    # The cases and every variant the detail and the questions need go through the features and
+    # the booster together: one call each, the cases first.
+    rows = columns if variants is None else variants.columns
+    values = derive_flags(rows)
     matrix = pipeline[0].encode(values)
     log_odds = scorer.log_odds(matrix)
     probability = sigmoid(log_odds)
+    bands = risk_bands(probability, thresholds)
+    fired = urgent_rules_fired(rows)
     scores = Scores(
-        probability=probability,
-        risk_band=risk_bands(probability, thresholds),
-        urgent_fired=urgent_rules_fired(columns),
+        probability=probability[:n],
+        risk_band=bands[:n],
+        urgent_fired=fired[:n],
         prevalence=prevalence,
-        matrix=matrix,
-        values=values,
+        matrix=np.ascontiguousarray(matrix[:n]) if variants is not None else matrix,
+        values=values[:n].copy() if variants is not None else values,
     )
     extra: dict[str, Any] = {}
     if explain:
-        base, contributions = classifier.explain(matrix)
+        base, contributions = classifier.explain(scores.matrix)
         extra |= {"base_value": base + shift, "contributions": contributions}
-    if detail or next_questions > 0:
-        extra |= _detail_and_questions(scorer, columns, scores, log_odds, detail, next_questions)
+    if variants is not None:
+        varied = (probability[n:], bands[n:], fired[n:].any(axis=1))
+        extra |= _detail_and_questions(scorer, columns, scores, log_odds[:n], variants, varied)
     return Scores(**{**scores.__dict__, **extra}) if extra else scores
 
 
@@ -156,64 +157,63 @@ def _concatenate(blocks: list[Scores]) -> Scores:
 
 
 def _detail_and_questions(
-    scorer: _Scorer, columns: Columns, scores: Scores, log_odds: FloatArray, detail: bool, k: int
+    scorer: _Scorer,
+    columns: Columns,
+    scores: Scores,
+    log_odds: FloatArray,
+    variants: _Variants,
+    varied: tuple[Any, ...],
 ) -> dict[str, Any]:
-    """The detail and the next questions: every variant of every case they need (its unrecorded
-    findings filled in, each answer of each open question recorded) scored in one call."""
-    empty = np.zeros(0, dtype=np.int64)
-    filled, fills = filling_rows(columns) if detail else (empty, {})
-    asked = asked_cases(columns) if k > 0 else []
-    variants = _Variants.of(columns, filled, fills, asked)
-    varied: tuple[Any, ...] = ()
-    if len(variants.origin):
-        varied = scorer.score(variants.columns)
+    """The detail and the next questions from the scored variants (probability, band, urgent)."""
+    filled = variants.filled
     out: dict[str, Any] = {}
-    if detail:
+    if variants.detail:
         out |= _detail(scorer, columns, scores, log_odds, filled, varied[0][: len(filled)])
-    if k > 0:
+    if variants.k > 0:
         rest = tuple(part[len(filled) :] for part in varied)
-        out["next_questions"] = _next_questions(scorer, columns, scores, variants, rest, k)
+        out["next_questions"] = _next_questions(scorer, columns, scores, variants, rest)
     return out
 
 
 @dataclass(frozen=True)
 class _Variants:
-    """Copies of cases with some answers recorded: first each case's fillings of its unrecorded
-    findings, then per open question, per case it applies to, each answer (one group a pair)."""
+    """The cases, then copies of them with some answers recorded: each case's fillings of its
+    unrecorded findings (``detail``), then per open question, per case it applies to, each answer
+    (one group a pair; the ``k`` next questions)."""
 
-    origin: IntArray  # the case each row copies
     columns: Columns
+    detail: bool
+    k: int
+    filled: IntArray  # the case of each filling
+    answering: IntArray  # the case of each answer to a question
     asked: list[tuple[Question, IntArray]]
-    group_starts: IntArray  # first row of each (question, case) group, counted after the fillings
+    group_starts: IntArray  # first row of each (question, case) group, after the fillings
     group_question: IntArray  # which of ``asked`` each group answers
     group_case: IntArray
 
     @staticmethod
-    def of(
-        columns: Columns,
-        filled: IntArray,
-        fills: dict[str, FloatArray],
-        asked: list[tuple[Question, IntArray]],
-    ) -> _Variants:
-        widths = [len(question.answers) for question, _ in asked]
+    def of(columns: Columns, detail: bool, k: int) -> _Variants:
+        n = len(columns["age"])
+        filled, fills = filling_rows(columns) if detail else (np.zeros(0, np.int64), {})
+        asked = asked_cases(columns) if k > 0 else []
         answering = [np.repeat(cases, len(question.answers)) for question, cases in asked]
-        origin = np.concatenate([filled, *answering]).astype(np.int64)
+        answered = np.concatenate([np.zeros(0, np.int64), *answering]).astype(np.int64)
+        origin = np.concatenate([np.arange(n), filled, answered]).astype(np.int64)
         out = {name: np.asarray(values)[origin] for name, values in columns.items()}
         for name, values in fills.items():
-            out[name][: len(filled)] = values
-        row = len(filled)
+            out[name][n : n + len(filled)] = values
+        row = n + len(filled)
         for question, cases in asked:
-            answers = [answer.value for answer in question.answers]
-            rows = len(cases) * len(answers)
-            out[question.field][row : row + rows] = np.tile(
-                np.asarray(answers, dtype=out[question.field].dtype), len(cases)
-            )
-            row += rows
-        sizes = np.repeat(np.asarray(widths, dtype=np.int64), [len(c) for _, c in asked])
+            answers = np.asarray([a.value for a in question.answers], out[question.field].dtype)
+            end = row + len(cases) * len(answers)
+            out[question.field][row:end] = np.tile(answers, len(cases))
+            row = end
+        counts = [len(cases) for _, cases in asked]
+        sizes = np.repeat(np.asarray([len(q.answers) for q, _ in asked], np.int64), counts)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        which = np.repeat(np.arange(len(asked)), [len(cases) for _, cases in asked])
+        which = np.repeat(np.arange(len(asked), dtype=np.int64), counts)
         cases_ = np.concatenate([cases for _, cases in asked]) if asked else np.zeros(0, np.int64)
-        return _Variants(origin, out, asked, starts, which.astype(np.int64), cases_)
+        return _Variants(out, detail, k, filled, answered, asked, starts, which, cases_)
 
 
 def _detail(
@@ -246,15 +246,14 @@ def _next_questions(
     scores: Scores,
     variants: _Variants,
     varied: tuple[Any, ...],
-    k: int,
 ) -> list[list[dict[str, Any]]]:
-    """Per case, the ``k`` unrecorded questions whose answer could move the estimate most: the
-    expected |change in log-odds| over the answers, weighted by each answer's chance."""
+    """Per case, the ``variants.k`` unrecorded questions whose answer could move the estimate most:
+    the expected |change in log-odds| over the answers, weighted by each answer's chance."""
     n = len(scores.probability)
     if not variants.asked:
         return [[] for _ in range(n)]
     probabilities, bands, urgent = varied
-    rows = variants.origin[len(variants.origin) - len(probabilities) :]
+    rows = variants.answering
     priors = scorer.pipeline.finding_priors
     chances = priors.chances(columns) if priors is not None else {}
     weights = np.concatenate(
@@ -271,7 +270,7 @@ def _next_questions(
     group_of[variants.group_case, variants.group_question] = np.arange(len(starts))
     laid = _Laid(variants, probabilities.tolist(), weights.tolist(), chances, expected.tolist(),
                  moves_band.tolist(), moves_urgent.tolist())  # fmt: skip
-    top = np.argsort(-ranked, axis=1, kind="stable")[:, :k].tolist()
+    top = np.argsort(-ranked, axis=1, kind="stable")[:, : variants.k].tolist()
     taken, groups = np.isfinite(ranked).tolist(), group_of.tolist()
     return [[laid.question(groups[i][j]) for j in top[i] if taken[i][j]] for i in range(n)]
 
