@@ -8,6 +8,8 @@ table.
 
     python bench/run_all.py [--quick] [--only serving,training]
 
+With ``--only`` the other benchmarks' entries already in the summary are kept.
+
 ``--quick`` (or ``BENCH_QUICK=1``): shorter load runs, training at 10k and 100k cases only, and
 no fresh-clone run; the default run measures every figure.
 """
@@ -55,6 +57,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {MODULES}")
     entries = run_all(chosen)
+    if args.only:  # a rerun of some: the others' latest entries stay in the summary
+        entries = kept(args.out / "summary.json", chosen) + entries
     write(entries, args.out)
     print_table(entries)
 
@@ -101,6 +105,15 @@ def run_one(name: str, env: dict[str, str], home: Path) -> list[dict[str, Any]]:
         return [figure(f"bench_{name} FAILED (exit {done.returncode})", 0, "", "", None, "", False)]
     entries: list[dict[str, Any]] = json.loads(out.read_text())
     return [{"bench": name, **entry} for entry in entries]
+
+
+def kept(summary: Path, rerun: list[str]) -> list[dict[str, Any]]:
+    """The entries of ``summary`` from benchmarks not in ``rerun`` (none when it is unreadable)."""
+    try:
+        figures: list[dict[str, Any]] = json.loads(summary.read_text())["figures"]
+    except (OSError, ValueError, KeyError):
+        return []
+    return [entry for entry in figures if entry.get("bench") not in rerun]
 
 
 def write(entries: list[dict[str, Any]], out: Path) -> None:
