@@ -37,6 +37,7 @@ from bench.common import ROOT, figure, train_store  # noqa: E402
 # clone's install) last.
 MODULES = ("response", "scoring", "serving", "training", "fresh_run")
 TRAIN_CASES = 30_000
+NEED_STORE = {"response", "scoring", "serving"}  # the others train their own
 
 
 def main() -> None:
@@ -78,8 +79,9 @@ def run_all(chosen: list[str]) -> list[dict[str, Any]]:
     home = Path(tempfile.mkdtemp(prefix="redflag-bench-"))
     entries: list[dict[str, Any]] = []
     try:
-        seconds = train_store(home, TRAIN_CASES)
-        print(f"== store: {TRAIN_CASES} simulated cases trained in {seconds:.0f} s ({home})")
+        if set(chosen) & NEED_STORE:
+            seconds = train_store(home, TRAIN_CASES)
+            print(f"== store: {TRAIN_CASES} simulated cases trained in {seconds:.0f} s ({home})")
         env = {**os.environ, "BENCH_STORE": str(home), "REDFLAG_HOME": str(home)}
         env.pop("MLFLOW_TRACKING_URI", None)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
