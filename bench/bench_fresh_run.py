@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LOCAL, ROOT, figure, free_port, quick, start, status_of, stop  # noqa: E402
+from bench.common import LOCAL, ROOT, figure, free_port, quick, start, status_of, stop, stopped  # noqa: E402
 from serving.examples import METASTASIS_SUSPECTED  # noqa: E402
 
 TARGET_S = 120.0
@@ -89,5 +90,6 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stopped)  # finally blocks run: what was started is stopped
     for entry in main():
         print(entry)

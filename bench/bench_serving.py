@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from bench.common import (  # noqa: E402
     resident_mb,
     start,
     stop,
+    stopped,
     train_store,
     wait_until,
 )
@@ -240,5 +242,6 @@ def batch_figure(ours: float, floor: float) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stopped)  # finally blocks run: what was started is stopped
     for entry in main():
         print(entry)

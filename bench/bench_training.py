@@ -17,6 +17,7 @@ import functools
 import importlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import clean_env, figure, quick  # noqa: E402
+from bench.common import clean_env, figure, quick, stopped  # noqa: E402
 
 # (module, attribute, stage): what `training.run.train` calls, looked up when it calls them.
 STAGES = (
@@ -173,5 +174,6 @@ def figures(records: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stopped)  # finally blocks run: what was started is stopped
     for entry in main():
         print(entry)

@@ -53,6 +53,11 @@ def quick() -> bool:
     return os.environ.get("BENCH_QUICK", "").strip() not in ("", "0")
 
 
+def stopped(signum: int, frame: object) -> None:
+    """SIGTERM as ``SystemExit``, so that ``finally`` blocks stop the processes started."""
+    raise SystemExit(128 + signum)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOCAL, 0))

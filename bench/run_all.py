@@ -22,6 +22,7 @@ import inspect
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, figure, train_store  # noqa: E402
+from bench.common import ROOT, figure, stopped, train_store  # noqa: E402
 
 # In this order: the quick in-process ones first, the long ones (a 1M-case training, a fresh
 # clone's install) last.
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, stopped)  # finally blocks run: what was started is stopped
     if args.quick:
         os.environ["BENCH_QUICK"] = "1"
     if args.child:
@@ -97,14 +99,20 @@ def run_one(name: str, env: dict[str, str], home: Path) -> list[dict[str, Any]]:
     out = home / f"{name}.json"
     print(f"== bench_{name}", flush=True)
     begin = time.perf_counter()
-    done = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, str(Path(__file__)), "--child", name, "--child-out", str(out)],
         env=env,
         cwd=home,
     )
+    try:
+        code = child.wait()
+    finally:  # stopped early (Ctrl-C, SIGTERM): the child stops what it started, then ends
+        if child.poll() is None:
+            child.terminate()
+            child.wait()
     print(f"== bench_{name}: {time.perf_counter() - begin:.0f} s", flush=True)
-    if done.returncode != 0 or not out.exists():
-        return [figure(f"bench_{name} FAILED (exit {done.returncode})", 0, "", "", None, "", False)]
+    if code != 0 or not out.exists():
+        return [figure(f"bench_{name} FAILED (exit {code})", 0, "", "", None, "", False)]
     entries: list[dict[str, Any]] = json.loads(out.read_text())
     return [{"bench": name, **entry} for entry in entries]
 
