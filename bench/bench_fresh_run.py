@@ -48,7 +48,7 @@ def first_answer(folder: Path, port: int) -> dict[str, float]:
     body = json.dumps(METASTASIS_SUSPECTED).encode()
     url = f"http://{LOCAL}:{port}/v1/predict"
     begin = time.perf_counter()
-    process = start(command, fresh_env(), folder / "make-run.log")
+    process = start(command, fresh_env(), clone / "make-run.log")  # run in the clone
     try:
         installed = None
         while time.perf_counter() - begin < TIMEOUT_S:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     try:
         times = first_answer(folder, free_port())
     except Exception:
-        log = folder / "make-run.log"
+        log = folder / "redflag" / "make-run.log"
         if log.exists():
             print(log.read_text(errors="replace")[-3000:])
         raise
