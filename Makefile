@@ -36,8 +36,9 @@ run: $(STAMP)
 reliability: $(STAMP)
 	RELIABILITY_SCALE=full $(BIN)/python -m pytest tests/reliability -m 'reliability or not reliability'
 
+# Every benchmark against its peer, then bench/results/summary.json and the table (QUICK=1: short).
 bench: $(STAMP)
-	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/run_all.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -283,6 +283,19 @@ def load_profile(run_id: str | None, tracking_uri: str) -> dict[str, Any] | None
         return None
     import json
 
+    from features.registry import run_artifact
+
+    text = run_artifact(tracking_uri, run_id, PROFILE_ARTIFACT)  # the embedded store, directly
+    if text is None:
+        text = _load_profile_text(run_id, tracking_uri)
+    if text is None:
+        return None
+    profile: dict[str, Any] = json.loads(text)
+    return profile if profile.get("format") == PROFILE_FORMAT else None
+
+
+def _load_profile_text(run_id: str, tracking_uri: str) -> str | None:
+    """The profile artifact's text read through MLflow (any store); None when it has none."""
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
@@ -290,8 +303,7 @@ def load_profile(run_id: str | None, tracking_uri: str) -> dict[str, Any] | None
 
     try:
         use_store(tracking_uri)
-        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{PROFILE_ARTIFACT}")
+        text: str = mlflow.artifacts.load_text(f"runs:/{run_id}/{PROFILE_ARTIFACT}")
     except (MlflowException, OSError):
         return None
-    profile: dict[str, Any] = json.loads(text)
-    return profile if profile.get("format") == PROFILE_FORMAT else None
+    return text

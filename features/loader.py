@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from features import registry
 from features.model import RiskPipeline
 from features.store import use_store
 
@@ -69,24 +70,59 @@ def load_model(uri: str, tracking_uri: str, threads: int = 0) -> LoadedModel:
     """Resolve ``uri`` (``models:/name@alias``, ``models:/name/version``, ``runs:/id/model``); load.
 
     ``threads`` > 0 caps the booster's threads: one row gains nothing from a second thread, and on
-    a busy machine waiting for one costs more than the work (docs/performance.md).
+    a busy machine waiting for one costs more than the work (docs/performance.md). The embedded
+    store is read without MLflow where it can be (``features.registry``); MLflow reads the rest.
     """
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    name, version, alias, run_id, load_uri = _resolve(client, uri)
-    pipeline = _load_pipeline(uri, load_uri, tracking_uri)
+    loaded = _load_directly(uri, tracking_uri)
+    if loaded is None:
+        loaded = _load_through_mlflow(uri, tracking_uri)
+    pipeline, identity, (metrics, params, tags) = loaded
     if threads > 0:
         _cap_threads(pipeline, threads)
-    metrics, params, tags = _run_record(client, run_id)
     return LoadedModel(
         pipeline=pipeline,
-        identity=ModelIdentity(name, version, alias, run_id, uri),
+        identity=identity,
         metrics=metrics,
         params=params,
         tags=tags,
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+_RunRecord = tuple[dict[str, float], dict[str, str], dict[str, str]]
+_Loaded = tuple[RiskPipeline, ModelIdentity, _RunRecord]
+
+
+def _load_directly(uri: str, tracking_uri: str) -> _Loaded | None:
+    """A registry URI loaded from the embedded store without MLflow; None where that cannot be."""
+    if match := _ALIAS_URI.match(uri):
+        name, alias = match["name"], match["alias"]
+        found = registry.alias_version(tracking_uri, name, alias)
+    elif match := _VERSION_URI.match(uri):
+        name, alias = match["name"], None
+        found = registry.model_version(tracking_uri, name, match["version"])
+    else:
+        return None
+    if found is None or found.run_id is None:
+        return None
+    record = registry.run_record(tracking_uri, found.run_id)
+    try:
+        pipeline = registry.load_sklearn(found.storage_location)
+    except Exception:  # a corrupt artifact: MLflow's load words the error the same way as ever
+        return None
+    if record is None or not isinstance(pipeline, RiskPipeline):
+        return None
+    return pipeline, ModelIdentity(name, found.version, alias, found.run_id, uri), record
+
+
+def _load_through_mlflow(uri: str, tracking_uri: str) -> _Loaded:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name, version, alias, run_id, load_uri = _resolve(client, uri)
+    pipeline = _load_pipeline(uri, load_uri, tracking_uri)
+    identity = ModelIdentity(name, version, alias, run_id, uri)
+    return pipeline, identity, _run_record(client, run_id)
 
 
 def _cap_threads(pipeline: RiskPipeline, threads: int) -> None:
@@ -148,9 +184,7 @@ def _unavailable(uri: str, error: Any) -> ModelUnavailableError:
     )
 
 
-def _run_record(
-    client: Any, run_id: str | None
-) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+def _run_record(client: Any, run_id: str | None) -> _RunRecord:
     """(metrics, params, tags) of the training run; empty when it cannot be read."""
     from mlflow.exceptions import MlflowException
 
@@ -168,6 +202,9 @@ def resolve_version(uri: str, tracking_uri: str) -> str | None:
     match = _ALIAS_URI.match(uri)
     if match is None:
         return None
+    found = registry.alias_version(tracking_uri, match["name"], match["alias"])
+    if found is not None:
+        return found.version
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
