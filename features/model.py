@@ -108,8 +108,13 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
     """Gradient-boosted trees on the red-flag matrix, with a Platt-scaled margin.
 
     Monotone constraints follow each red flag's clinical direction in the catalogue (a red flag
-    present never lowers risk) when ``monotone`` is true.
+    present never lowers risk) when ``monotone`` is true. ``ignored_features`` stay in the matrix
+    (so explanations and serving are unchanged, each with a zero contribution) but the booster
+    never splits on them.
     """
+
+    # A class-level default: models pickled before the parameter existed still read it.
+    ignored_features: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -124,6 +129,7 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
         monotone: bool = True,
         random_state: int = 0,
         n_jobs: int = 0,
+        ignored_features: tuple[str, ...] = (),
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -136,6 +142,7 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
         self.monotone = monotone
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.ignored_features = ignored_features
 
     def booster_params(self) -> dict[str, Any]:
         """XGBoost training parameters, monotone constraints included (also used on Dask)."""
@@ -183,8 +190,8 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
         check_binary_labels("y", y)
         check_binary_labels("eval_set labels", y_val)
         names = list(FEATURE_NAMES)
-        train = xgb.DMatrix(X, label=y, missing=np.nan, feature_names=names)
-        valid = xgb.DMatrix(X_val, label=y_val, missing=np.nan, feature_names=names)
+        train = xgb.DMatrix(self.visible(X), label=y, missing=np.nan, feature_names=names)
+        valid = xgb.DMatrix(self.visible(X_val), label=y_val, missing=np.nan, feature_names=names)
         callbacks = [_Progress(progress, self.n_estimators)] if progress else []
         booster = xgb.train(
             self.booster_params(),
@@ -198,6 +205,18 @@ class CalibratedBoostedClassifier(LogOddsClassifierMixin, BaseEstimator):  # typ
         return self.calibrate_booster(
             booster, X_val, y_val, float(np.mean(np.asarray(y, dtype=np.float64)))
         )
+
+    def visible(self, X: Matrix) -> Matrix:
+        """``X`` as the booster is fitted on it: the ignored features not recorded (NaN), so no
+        tree splits on them."""
+        unknown = sorted(set(self.ignored_features) - set(FEATURE_NAMES))
+        if unknown:
+            raise ValueError(f"ignored_features: unknown feature(s) {', '.join(unknown)}")
+        if not self.ignored_features:
+            return X
+        hidden = np.array(X, dtype=np.float64, copy=True)
+        hidden[:, [FEATURE_NAMES.index(name) for name in self.ignored_features]] = np.nan
+        return hidden
 
     def calibrate_booster(
         self, booster: xgb.Booster, X_val: Matrix, y_val: npt.ArrayLike, train_prevalence: float

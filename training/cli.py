@@ -31,6 +31,7 @@ from training.defaults import (
     COHORT_SEED,
     DEFAULT_SEED,
     DEFAULT_SETTING,
+    EXTERNAL_COHORT_CASES,
     FRESH_COHORT_CASES,
     FRESH_COHORT_SEED,
     INTERVAL_MEMBERS,
@@ -157,6 +158,13 @@ def train(
             min=0,
         ),
     ] = INTERVAL_MEMBERS,
+    external_cases: Annotated[
+        int | None,
+        typer.Option(
+            help="Cases of the simulated external cohort the model is also scored on (0: none) "
+            f"[default: {EXTERNAL_COHORT_CASES:,}, no more than the run's cases].",
+        ),
+    ] = None,
 ) -> None:
     """Train a model, log it to MLflow and register it (champion if none, else challenger)."""
     quiet_mlflow()
@@ -168,6 +176,7 @@ def train(
     options = TrainOptions(
         n_cases, seed, setting, experiment, data, label, model=model, tune_trials=tune,
         threshold=threshold, engine=engine, scheduler=scheduler, interval_members=interval_members,
+        external_cases=external_cases,
     )  # fmt: skip
     try:
         options.validate()

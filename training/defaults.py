@@ -44,6 +44,7 @@ class SortKey(StrEnum):
     ece = "ece"
     calibration_slope = "calibration_slope"
     calibration_intercept = "calibration_intercept"
+    external_share_retained = "external_share_retained"
     start_time = "start_time"
 
 
@@ -72,6 +73,15 @@ MIN_CASES_PER_CLASS = 10
 FRESH_COHORT_CASES = 200_000
 # Its seed: differs from every seed a run is likely to be trained with.
 FRESH_COHORT_SEED = 1_000_003
+
+# The external cohort every run is scored on (training.cohort.external, never trained on): ~350
+# malignant cases in primary care, and its fixed seed, so that runs are compared on one cohort and
+# the cohort's own ceiling is fitted once per (seed, size). 0 cases skips the external check.
+EXTERNAL_COHORT_CASES = 50_000
+EXTERNAL_COHORT_SEED = 2_000_003
+MIN_EXTERNAL_CASES = 2_000
+# Folds of the cross-validated flexible model that sets the external cohort's ceiling AUROC.
+EXTERNAL_CEILING_FOLDS = 5
 
 # What `redflag cohort` writes or reports by default: a file people can open.
 COHORT_CASES = 200_000

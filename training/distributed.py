@@ -146,8 +146,13 @@ def fit_boosted_on_dask(
     columns = list(FEATURE_NAMES)
     train = engineered[engineered[SPLIT] == TRAIN]
     validation = engineered[engineered[SPLIT] == VALIDATION]
-    dtrain = xgb_dask.DaskDMatrix(client, train[columns], train[LABEL], missing=np.nan)
-    dvalid = xgb_dask.DaskDMatrix(client, validation[columns], validation[LABEL], missing=np.nan)
+    hidden = dict.fromkeys(classifier.ignored_features, np.nan)  # as CalibratedBoosted.visible
+    dtrain = xgb_dask.DaskDMatrix(
+        client, train[columns].assign(**hidden), train[LABEL], missing=np.nan
+    )
+    dvalid = xgb_dask.DaskDMatrix(
+        client, validation[columns].assign(**hidden), validation[LABEL], missing=np.nan
+    )
     output = xgb_dask.train(
         client,
         classifier.booster_params(),

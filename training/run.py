@@ -30,6 +30,12 @@ from training.defaults import (
     Engine,
     ModelKind,
 )
+from training.evaluation.external import (
+    ExternalValidity,
+    check_external_cases,
+    default_external_cases,
+    external_validity,
+)
 from training.evaluation.metrics import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_THRESHOLD,
@@ -77,6 +83,15 @@ class TrainOptions:
     engine: str = Engine.local
     scheduler: str | None = None
     interval_members: int = INTERVAL_MEMBERS
+    # Cases of the external cohort the model is also scored on; None: EXTERNAL_COHORT_CASES, but
+    # no more than the run's own cases (small runs stay quick); 0: no external check.
+    external_cases: int | None = None
+
+    def external_cases_for(self, n_cases: int) -> int:
+        """The external cohort's size for a run on ``n_cases`` cases."""
+        if self.external_cases is not None:
+            return self.external_cases
+        return default_external_cases(n_cases)
 
     def validate(self) -> None:
         """Refuse options that cannot work, before anything is written to the store."""
@@ -102,6 +117,11 @@ class TrainOptions:
             )
         if self.n_bootstrap < 10:
             raise TrainingError(f"bootstrap samples must be at least 10, got {self.n_bootstrap}")
+        if self.external_cases is not None:
+            try:
+                check_external_cases(self.external_cases)
+            except ValueError as error:
+                raise TrainingError(str(error)) from None
         self._validate_engine()
 
     def _validate_tuning(self) -> None:
@@ -279,10 +299,19 @@ def _run_params(
 class _Evaluated:
     evaluation: Evaluation
     probability: np.ndarray[Any, Any]
+    external: ExternalValidity | None = None
+
+    def metrics(self) -> dict[str, float]:
+        """The test split's metrics, then the external cohort's (``external_*``)."""
+        external = self.external.metrics() if self.external is not None else {}
+        return dict(self.evaluation.metrics) | external
 
 
-def _evaluate(pipeline: RiskPipeline, split: Split, options: TrainOptions) -> _Evaluated:
-    """The TRIPOD+AI evaluation on the test split, scored by the scoring core."""
+def _evaluate(
+    pipeline: RiskPipeline, split: Split, options: TrainOptions, n_cases: int
+) -> _Evaluated:
+    """The TRIPOD+AI evaluation on the test split, scored by the scoring core, and the external
+    cohort's check (``training.evaluation.external``) unless it is switched off."""
     y_test = split.test[LABEL].to_numpy()
     p_test = score_cases(pipeline, split.test).probability
     evaluation = evaluate(
@@ -293,7 +322,9 @@ def _evaluate(pipeline: RiskPipeline, split: Split, options: TrainOptions) -> _E
         n_boot=options.n_bootstrap,
         seed=options.seed,
     )
-    return _Evaluated(evaluation, p_test)
+    external_cases = options.external_cases_for(n_cases)
+    external = external_validity(pipeline, external_cases) if external_cases else None
+    return _Evaluated(evaluation, p_test, external)
 
 
 def _report(
@@ -308,7 +339,7 @@ def _report(
     """Plots, model card and cohort report of the run, and the explanation's additivity error."""
     from training.cohort.report import format_report
     from training.evaluation.model_card import CardInputs, render_model_card
-    from training.evaluation.plots import write_plots
+    from training.evaluation.plots import EXTERNAL_PLOT, external_calibration_plot, write_plots
 
     y_test = split.test[LABEL].to_numpy()
     rows = explanation_rows(y_test, evaluated.probability, options.seed)
@@ -326,6 +357,8 @@ def _report(
         directory,
         options.seed,
     )
+    if evaluated.external is not None:
+        plots.append(external_calibration_plot(evaluated.external, directory / EXTERNAL_PLOT))
     setting = options.simulated_setting
     model_card = render_model_card(
         CardInputs(
@@ -335,6 +368,7 @@ def _report(
             split_sizes=split.size_of(),
             evaluation=evaluated.evaluation,
             interval=pipeline.interval,
+            external=evaluated.external,
             **card,
         )
     )
@@ -367,7 +401,7 @@ def train(
         mlflow.log_input(dataset, context="training")
         pipeline = fitted or _fit(split, options, progress, trial_progress)
         _companions(pipeline, split, options, member_progress)
-        evaluated = _evaluate(pipeline, split, options)
+        evaluated = _evaluate(pipeline, split, options, sum(split.size_of().values()))
         tags = _run_tags(options, dataset.digest)
         mlflow.set_tags(tags)
         params = _run_params(options, pipeline, split, dataset.digest)
@@ -375,7 +409,7 @@ def train(
         card = {"run_id": run.info.run_id, "model": options.model, "params": params, "tags": tags}
         report, additivity = _report(pipeline, split, cases, options, evaluated, card, Path(tmp))
         log_run_report(report, Path(tmp))
-        metrics = evaluation_metrics(evaluated.evaluation)
+        metrics = evaluation_metrics(evaluated.evaluation, evaluated.external)
         metrics["test_explanation_additivity_error"] = additivity
         mlflow.log_metrics(metrics)
         log_reference_profile(pipeline, cases, options.seed)
@@ -387,6 +421,6 @@ def train(
         info.model_uri,
         version,
         alias,
-        dict(evaluated.evaluation.metrics),
+        evaluated.metrics(),
         options.model,
     )

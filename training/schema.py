@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from features.record import DIAGNOSIS, FIELDS, LABEL
+from features.record import DIAGNOSES, DIAGNOSIS, ENUM_VALUES, FIELD_KINDS, FIELDS, LABEL
 
 # Nullable dtypes (boolean, Int64, string; float64 with NaN) so that "not recorded" survives every
 # field kind, and floats keep NaN for XGBoost.
@@ -39,3 +39,24 @@ def enum_column(codes: npt.NDArray[np.integer], categories: tuple[str, ...]) -> 
 def output_columns(with_diagnosis: bool) -> list[str]:
     """Column order of a case frame: the record's fields, the label, then the diagnosis if kept."""
     return [*FIELDS, LABEL, *([DIAGNOSIS] if with_diagnosis else [])]
+
+
+def case_frame(
+    values: dict[str, npt.NDArray[np.generic]],
+    missing: dict[str, npt.NDArray[np.bool_]],
+    label: npt.NDArray[np.integer],
+    diagnosis: npt.NDArray[np.integer],
+) -> pd.DataFrame:
+    """A case frame from per-field values (enum fields as codes) and not-recorded masks."""
+    makers = {"bool": bool_column, "int": int_column, "float": float_column}
+    columns: dict[str, pd.Series] = {}
+    for name in FIELDS:
+        kind, value, absent = FIELD_KINDS[name], values[name], missing[name]
+        if kind in makers:
+            columns[name] = makers[kind](value, absent)  # type: ignore[operator]
+        else:
+            codes = np.where(absent, -1, value.astype(np.int64))
+            columns[name] = enum_column(codes, ENUM_VALUES[name])
+    columns[LABEL] = pd.Series(label.astype(np.int64))
+    columns[DIAGNOSIS] = enum_column(diagnosis.astype(np.int64), DIAGNOSES)
+    return pd.DataFrame(columns)

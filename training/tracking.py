@@ -34,6 +34,7 @@ from features.store import (
     use_store,
 )
 from features.store import tracking_uri as resolve_tracking_uri
+from training.evaluation.external import ExternalValidity
 from training.evaluation.metrics import Evaluation
 
 # Distributions whose versions decide the numbers a run produces (recorded as a tag).
@@ -213,8 +214,11 @@ def _metric_key(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-/ ]", "_", name.replace("+", "plus"))
 
 
-def evaluation_metrics(evaluation: Evaluation) -> dict[str, float]:
-    """The run's MLflow metrics: ``test_*`` overall and ``test_<metric>__<variable>_<group>``.
+def evaluation_metrics(
+    evaluation: Evaluation, external: ExternalValidity | None = None
+) -> dict[str, float]:
+    """The run's MLflow metrics: ``test_*`` overall and ``test_<metric>__<variable>_<group>``,
+    and the external cohort's ``external_*`` when it was scored.
 
     Undefined values (an AUROC with one class, a PPV with nobody flagged) are left out here; they
     are null in ``evaluation.json``.
@@ -226,6 +230,8 @@ def evaluation_metrics(evaluation: Evaluation) -> dict[str, float]:
             if value is not None:
                 key = _metric_key(f"test_{name}__{row['variable']}_{row['group']}")
                 metrics[key] = float(value)
+    if external is not None:
+        metrics |= external.metrics()
     return {k: v for k, v in metrics.items() if math.isfinite(v)}
 
 

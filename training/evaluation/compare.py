@@ -63,6 +63,10 @@ SORT_KEYS: dict[SortKey, tuple[str, Callable[[float], float]]] = {
     SortKey.ece: ("test_ece", _magnitude),
     SortKey.calibration_slope: ("test_calibration_slope", _deviation_from_one),
     SortKey.calibration_intercept: ("test_calibration_intercept", _magnitude),
+    SortKey.external_share_retained: (
+        "external_share_retained",
+        lambda v: -v if math.isfinite(v) else math.inf,
+    ),
     SortKey.start_time: ("start_time", lambda v: -v),
 }
 
@@ -88,6 +92,12 @@ class RunRow:
     ece: float
     sensitivity_at_threshold: float
     specificity_at_threshold: float
+    # On the external cohort (training.evaluation.external); NaN for runs that did not score it.
+    external_auroc: float = math.nan
+    external_ceiling_auroc: float = math.nan
+    external_share_retained: float = math.nan
+    external_calibration_slope: float = math.nan
+    external_calibration_intercept: float = math.nan
     start_time: int = field(repr=False, default=0)
 
 
@@ -143,10 +153,23 @@ def experiment_runs(client: MlflowClient, experiment: str) -> list[RunRow]:
                 ece=metric("ece"),
                 sensitivity_at_threshold=metric("sensitivity_at_threshold"),
                 specificity_at_threshold=metric("specificity_at_threshold"),
+                **_external(metrics),
                 start_time=int(run.info.start_time or 0),
             )
         )
     return rows
+
+
+def _external(metrics: dict[str, float]) -> dict[str, float]:
+    """A run's ``external_*`` metrics, NaN where it has none (older runs, checks switched off)."""
+    names = (
+        "external_auroc",
+        "external_ceiling_auroc",
+        "external_share_retained",
+        "external_calibration_slope",
+        "external_calibration_intercept",
+    )
+    return {name: float(metrics.get(name, math.nan)) for name in names}
 
 
 def sort_runs(rows: Sequence[RunRow], sort: str) -> list[RunRow]:
@@ -179,7 +202,15 @@ def _display(row: RunRow) -> dict[str, str]:
         "ece": _num(row.ece, 4),
         "sens@thr": _num(row.sensitivity_at_threshold),
         "spec@thr": _num(row.specificity_at_threshold),
+        "ext_auroc": _num(row.external_auroc),
+        "ext_ceiling": _num(row.external_ceiling_auroc),
+        "ext_share": _percent(row.external_share_retained),
+        "ext_slope": _num(row.external_calibration_slope),
     }
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1%}" if math.isfinite(value) else "n/a"
 
 
 def render(records: Sequence[dict[str, Any]], display: Sequence[dict[str, str]], fmt: str) -> str:

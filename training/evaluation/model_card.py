@@ -12,6 +12,7 @@ import pandas as pd
 from features import DIAGNOSIS, LABEL
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE, SIMULATED_DATA_WARNING
 from features.interval import EvidenceInterval
+from training.evaluation.external import ExternalValidity
 from training.evaluation.metrics import Evaluation
 
 MODEL_DESCRIPTIONS = {
@@ -34,9 +35,11 @@ MODEL_DESCRIPTIONS = {
 }
 
 LIMITATIONS = (
-    "Trained and tested on simulated cases: the metrics describe agreement with the simulator, "
-    "not performance on patients. Expect lower discrimination at external validation "
-    "(a median loss of 11.7% AUROC for models at high risk of bias, Venema et al. 2021).",
+    "Trained and tested on simulated cases: the test metrics describe agreement with the "
+    "simulator, and the external ones agreement with a second simulator holding the same "
+    "published figures; neither is performance on patients. Expect lower discrimination at "
+    "external validation on real cases (a median loss of 11.7% AUROC for models at high risk of "
+    "bias, Venema et al. 2021).",
     "The published figures behind the simulator come from small cohorts (13 cancers in 1,975 "
     "primary-care patients in Deyo & Diehl 1988), so the targets themselves are uncertain.",
     "Probabilities are calibrated to the training prevalence; another setting needs the prior "
@@ -62,6 +65,7 @@ class CardInputs:
     split_sizes: Mapping[str, int]
     evaluation: Evaluation
     interval: EvidenceInterval | None = None
+    external: ExternalValidity | None = None
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -99,6 +103,7 @@ def render_model_card(inputs: CardInputs) -> str:
             *_training_data_section(inputs),
             *_performance_section(inputs.evaluation),
             *_subgroups_section(inputs.evaluation),
+            *external_section(inputs.external),
             *_interval_section(inputs.interval),
             *_limitations_section(),
             *_not_a_medical_device_section(),
@@ -196,6 +201,43 @@ def _subgroups_section(evaluation: Evaluation) -> list[str]:
             f"{_fmt(row['calibration_slope'])} | {row['skipped'] or ''} |"
             for row in evaluation.subgroups
         ),
+        "",
+    ]
+
+
+EXTERNAL_MEANING = (
+    "The external cohort keeps every published red-flag figure but is built differently from "
+    "the training simulator (case-control sampling, a shared severity behind night pain, constant "
+    "pain and no relief with rest, its own age and sex mix per cause, an ESR ordered when cancer "
+    "is suspected; docs/simulator.md). The ceiling is the AUROC a flexible model fitted on that "
+    "cohort itself reaches by 5-fold cross-validation; the share retained is how much of it this "
+    "model keeps without seeing it. A loss here is structure learned from the training simulator "
+    "rather than from the evidence. Both cohorts are simulated: neither figure is performance "
+    "on patients, which only a validation on a site's own labelled cases can give."
+)
+
+
+def external_section(external: ExternalValidity | None) -> list[str]:
+    """The model on the external cohort against that cohort's ceiling (``redflag train``)."""
+    if external is None:
+        return ["## External validity", "", "Not measured: this run skipped the check.", ""]
+    return [
+        "## External validity",
+        "",
+        EXTERNAL_MEANING,
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| AUROC on the external cohort | {_fmt(external.auroc)} |",
+        f"| ceiling AUROC (5-fold cross-validated boosted trees) | "
+        f"{_fmt(external.ceiling_auroc)} |",
+        f"| share of the ceiling retained | {external.share_retained:.1%} |",
+        f"| calibration slope | {_fmt(external.calibration_slope)} |",
+        f"| calibration intercept (in the large) | {_fmt(external.calibration_intercept)} |",
+        f"| external cases (positive), seed | {external.n_cases:,} "
+        f"({external.n_positive:,}), {external.seed} |",
+        "",
+        "Calibration on the external cohort: `plots/external_calibration.png`.",
         "",
     ]
 

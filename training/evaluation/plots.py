@@ -15,6 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from features.catalogue import RED_FLAGS  # noqa: E402
+from training.evaluation.external import ExternalValidity  # noqa: E402
 from training.evaluation.metrics import Evaluation  # noqa: E402
 
 Array = npt.NDArray[np.float64]
@@ -60,7 +61,9 @@ def precision_recall_plot(y: Array, p: Array, evaluation: Evaluation, path: Path
     return _save(figure, path)
 
 
-def calibration_plot(evaluation: Evaluation, path: Path) -> Path:
+def calibration_plot(
+    evaluation: Evaluation, path: Path, title: str = "Calibration (deciles of predicted risk)"
+) -> Path:
     """Observed rate against mean predicted risk per equal-count bin, on log axes."""
     rows = evaluation.calibration
     predicted = [r["mean_predicted"] for r in rows]
@@ -72,9 +75,26 @@ def calibration_plot(evaluation: Evaluation, path: Path) -> Path:
     label = f"slope {m['calibration_slope']:.2f}, intercept {m['calibration_intercept']:.2f}"
     ax.plot(predicted, np.maximum(observed, floor), "o-", label=label)
     ax.set(xscale="log", yscale="log", xlabel="mean predicted risk", ylabel="observed rate")
-    ax.set_title("Calibration (deciles of predicted risk)")
+    ax.set_title(title)
     ax.legend(loc="upper left")
     return _save(figure, path)
+
+
+EXTERNAL_PLOT = "external_calibration.png"
+
+
+def external_calibration_plot(validity: ExternalValidity, path: Path) -> Path:
+    """The calibration plot of the model on the external cohort, titled with its AUROC."""
+    metrics = {
+        "calibration_slope": validity.calibration_slope,
+        "calibration_intercept": validity.calibration_intercept,
+    }
+    evaluation = Evaluation(metrics, 0.0, validity.calibration, [])
+    title = (
+        f"External cohort: AUROC {validity.auroc:.3f}, "
+        f"{validity.share_retained:.1%} of its ceiling {validity.ceiling_auroc:.3f}"
+    )
+    return calibration_plot(evaluation, path, title)
 
 
 def decision_curve_plot(evaluation: Evaluation, path: Path) -> Path:

@@ -48,6 +48,13 @@ def validate(
         list[str] | None,
         typer.Option(help="Gate, e.g. auroc=0.80,slope_low=0.8,slope_high=1.2: exit 1 if missed."),
     ] = None,
+    external_cases: Annotated[
+        int | None,
+        typer.Option(
+            help="Cases of the simulated external cohort also scored (0: none) "
+            "[default: as the model's training run]."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a registered model on the site's labelled cases (TRIPOD+AI, subgroup audit)."""
     quiet_mlflow()
@@ -61,7 +68,7 @@ def validate(
     try:
         options = ValidationOptions(
             data, label, model_uri, setting.value if setting else None, report, json_out,
-            parse_gates(fail_under or []),
+            parse_gates(fail_under or []), external_cases=external_cases,
         )  # fmt: skip
         result = validate_site(options)
     except _errors() as error:

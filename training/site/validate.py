@@ -27,6 +27,11 @@ from features.loader import LoadedModel
 from features.risk import DEFAULT_RISK_THRESHOLDS
 from features.scoring import Scores, score_cases
 from features.setting import check_setting
+from training.evaluation.external import (
+    check_external_cases,
+    default_external_cases,
+    external_validity,
+)
 from training.evaluation.metrics import (
     DEFAULT_BOOTSTRAP,
     auprc_interval,
@@ -107,6 +112,9 @@ class ValidationOptions:
     thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS
     n_boot: int = DEFAULT_BOOTSTRAP
     seed: int = 0
+    # The external cohort the model is also scored on: None, the size its training run used
+    # (training.evaluation.external.default_external_cases); 0, none.
+    external_cases: int | None = None
 
     def validate(self) -> None:
         """Refuse options that cannot work, before reading a case."""
@@ -117,6 +125,21 @@ class ValidationOptions:
                 raise SiteError(f"{option} {path}: folder {path.parent} does not exist")
         if self.n_boot < 10:
             raise SiteError(f"bootstrap samples must be at least 10, got {self.n_boot}")
+        if self.external_cases is not None:
+            try:
+                check_external_cases(self.external_cases)
+            except ValueError as error:
+                raise SiteError(str(error)) from None
+
+
+def _external_metrics(model: LoadedModel, options: ValidationOptions) -> dict[str, float]:
+    """The model on the external cohort (``external_*``), beside the site's own figures: what
+    of its discrimination is the simulator's structure rather than the evidence."""
+    n_cases = options.external_cases
+    if n_cases is None:
+        trained = model.params.get("n_cases", "")
+        n_cases = default_external_cases(int(trained) if trained.isdigit() else 0)
+    return external_validity(model.pipeline, n_cases).metrics() if n_cases else {}
 
 
 @dataclass(frozen=True)
@@ -196,6 +219,7 @@ def site_figures(
     low, up = auprc_interval(y, p, options.n_boot, options.seed)
     metrics |= {"auprc_ci_low": low, "auprc_ci_high": up} | calibration_intervals(y, p)
     metrics["abs_calibration_intercept"] = abs(metrics["calibration_intercept"])
+    metrics |= _external_metrics(model, options)
     figures = {
         "model": {
             **model.identity.as_response(),
@@ -310,6 +334,13 @@ def summary_lines(result: ValidationResult) -> list[str]:
         f"({num('calibration_slope_ci_low')} to {num('calibration_slope_ci_high')}), "
         f"ECE {num('ece', 4)}",
     ]
+    if m.get("external_auroc") is not None:
+        lines.append(
+            f"external:     AUROC {num('external_auroc')} of a ceiling "
+            f"{num('external_ceiling_auroc')} ({100 * m['external_share_retained']:.1f}% "
+            f"retained), calibration slope {num('external_calibration_slope')}, intercept "
+            f"{num('external_calibration_intercept')} (simulated external cohort)"
+        )
     for row in f["classification"]:
         lines.append(
             f"{row['rule']:44s} sens {_pct(row['sensitivity'])}  spec {_pct(row['specificity'])}"

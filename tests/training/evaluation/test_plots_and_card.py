@@ -12,7 +12,7 @@ from PIL import Image
 from features.intended_use import INTENDED_USE, NOT_A_MEDICAL_DEVICE
 from tests.training.conftest import TrainedStore
 from training.defaults import ModelKind
-from training.evaluation.plots import PLOT_NAMES
+from training.evaluation.plots import EXTERNAL_PLOT, PLOT_NAMES
 
 
 @pytest.mark.parametrize("model", list(ModelKind))
@@ -27,8 +27,8 @@ def test_plots_exist_and_are_images(
             tracking_uri=trained_store.client.tracking_uri,
         )
     )
-    assert sorted(p.name for p in local.iterdir()) == sorted(PLOT_NAMES)
-    for name in PLOT_NAMES:
+    assert sorted(p.name for p in local.iterdir()) == sorted([*PLOT_NAMES, EXTERNAL_PLOT])
+    for name in [*PLOT_NAMES, EXTERNAL_PLOT]:
         with Image.open(local / name) as image:
             assert image.size[0] > 300 and image.size[1] > 300
 
