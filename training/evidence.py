@@ -24,6 +24,7 @@ from training.cohort.simulate import simulate_cohort
 from training.cohort.targets import redraw_figures
 from training.defaults import ModelKind
 from training.fit import Split, fit_model, split_cases
+from training.timing import timed
 
 # Members learn a redrawn world's structure, not its last decimal: a quicker booster than the
 # model's own (3 to 4 times faster, measured), on at most this many simulated cases each.
@@ -94,6 +95,7 @@ def _bootstrap_member(plan: MemberPlan, split: Split, k: int) -> RiskPipeline:
     return fit_model(resampled, plan.model, plan.seed + k, _member_params(plan))
 
 
+@timed("evidence_members")
 def fit_evidence_interval(
     plan: MemberPlan, split: Split, progress: ProgressFn | None = None
 ) -> EvidenceInterval | None:
@@ -117,6 +119,7 @@ def fit_evidence_interval(
     return interval
 
 
+@timed("evidence_measure")
 def measure_interval(
     interval: EvidenceInterval, pipeline: RiskPipeline, cases: pd.DataFrame
 ) -> EvidenceInterval:

@@ -87,9 +87,13 @@ def fit_model(
 ) -> RiskPipeline:
     """Any ``ModelKind``, fitted on the training split and calibrated on the validation split."""
     pipeline = make_pipeline(make_classifier(model, seed, params))
-    features = pipeline.named_steps["features"].fit(split.train)
+    features = pipeline.named_steps["features"]
+    # Transforming reads every training case, which is all the stateless transformer's fit
+    # checks: fit it on one case rather than derive the whole training split twice.
+    train_matrix = features.transform(split.train)
+    features.fit(split.train.head(1))
     pipeline.named_steps["classifier"].fit(
-        features.transform(split.train),
+        train_matrix,
         split.train[LABEL].to_numpy(),
         eval_set=(features.transform(split.validation), split.validation[LABEL].to_numpy()),
         progress=progress,

