@@ -101,9 +101,15 @@ def _deyo_signs(c: Columns) -> tuple[Array, ...]:
     )
 
 
+def _count_present(signs: tuple[Array, ...]) -> Array:
+    """How many of ``signs`` are known present, per case (a sum of 0s and 1s: exact in any
+    order, so one stacked sum rather than a call per sign)."""
+    stacked = np.vstack(signs)
+    return np.asarray(np.where(stacked == stacked, stacked, 0.0).sum(axis=0), dtype=np.float64)
+
+
 def _deyo(c: Columns) -> Array:
-    signs = _deyo_signs(c)
-    return np.clip(sum((_present(s) for s in signs), np.zeros(len(c["age"]))), 0.0, 1.0)
+    return np.clip(_count_present(_deyo_signs(c)), 0.0, 1.0)
 
 
 def _red_flag_count(c: Columns) -> Array:
@@ -122,7 +128,7 @@ def _red_flag_count(c: Columns) -> Array:
         _num(c, "family_history_of_cancer"),
         _threshold(_num(c, "esr_mm_per_h"), 20),
     )
-    return sum((_present(s) for s in signs), np.zeros(len(c["age"])))
+    return _count_present(signs)
 
 
 RED_FLAGS: tuple[RedFlag, ...] = (

@@ -111,6 +111,20 @@ if any(
     raise RuntimeError("a choice question must offer every value of its field")
 
 
+# The design's columns: one per yes/no field, one per value of a choice, two per number (its value
+# scaled, and "not recorded").
+_WIDTHS = {
+    name: {"bool": 1, "enum": len(ENUM_VALUES.get(name, ())), "int": 2, "float": 2}[kind]
+    for name, kind in FIELD_KINDS.items()
+}
+_STARTS = dict(zip(_WIDTHS, np.cumsum([0, *_WIDTHS.values()])[:-1].tolist(), strict=True))
+_BOOLS = tuple(name for name, kind in FIELD_KINDS.items() if kind == "bool")
+_ENUMS = tuple(name for name, kind in FIELD_KINDS.items() if kind == "enum")
+_NUMBERS = tuple(name for name, kind in FIELD_KINDS.items() if kind in ("int", "float"))
+_BOOLS_AT = np.array([_STARTS[name] for name in _BOOLS])
+_NUMBERS_AT = np.array([_STARTS[name] for name in _NUMBERS])
+
+
 class FindingPriors:
     """P(each answer | what is recorded), one logistic regression per question.
 
@@ -124,7 +138,7 @@ class FindingPriors:
     def fit(self, cases: CaseInput) -> FindingPriors:
         """Learn the encoding and every question's model from labelled or unlabelled cases."""
         columns = case_columns(cases)
-        numbers = [name for name, kind in FIELD_KINDS.items() if kind in ("int", "float")]
+        numbers = _NUMBERS
         self.means_ = {name: float(np.nanmean(_or_zero(columns[name]))) for name in numbers}
         self.scales_ = {name: float(np.nanstd(_or_zero(columns[name])) or 1.0) for name in numbers}
         design = self._design(columns)
@@ -161,29 +175,24 @@ class FindingPriors:
 
     def _layout(self) -> list[tuple[str, int]]:
         """(field, number of design columns) in design order."""
-        layout = []
-        for name, kind in FIELD_KINDS.items():
-            width = {"bool": 1, "enum": len(ENUM_VALUES.get(name, ())), "int": 2, "float": 2}[kind]
-            layout.append((name, width))
-        return layout
+        return list(_WIDTHS.items())
 
     def _design(self, columns: Columns) -> FloatArray:
-        parts = []
-        for name, kind in FIELD_KINDS.items():
-            values = columns[name]
-            if kind == "bool":
-                numbers = np.asarray(values, dtype=np.float64)
-                parts.append(np.where(np.isnan(numbers), 0.5, numbers)[:, None])
-            elif kind == "enum":
-                parts.append(np.column_stack([values == v for v in ENUM_VALUES[name]]))
-            else:
-                numbers = np.asarray(values, dtype=np.float64)
-                missing = np.isnan(numbers)
-                scaled = (np.where(missing, self.means_[name], numbers) - self.means_[name]) / (
-                    self.scales_[name]
-                )
-                parts.append(np.column_stack([scaled, missing]))
-        return np.asarray(np.hstack(parts), dtype=np.float64)
+        """Every field encoded (see the class docstring), a few whole-matrix steps per kind."""
+        design = np.empty((len(columns["age"]), sum(_WIDTHS.values())))
+        bools = np.column_stack([np.asarray(columns[name], np.float64) for name in _BOOLS])
+        design[:, _BOOLS_AT] = np.where(np.isnan(bools), 0.5, bools)
+        for name in _ENUMS:
+            values, start = columns[name], _STARTS[name]
+            for k, value in enumerate(ENUM_VALUES[name]):
+                design[:, start + k] = values == value
+        numbers = np.column_stack([np.asarray(columns[name], np.float64) for name in _NUMBERS])
+        means = np.array([self.means_[name] for name in _NUMBERS])
+        scales = np.array([self.scales_[name] for name in _NUMBERS])
+        missing = np.isnan(numbers)
+        design[:, _NUMBERS_AT] = (np.where(missing, means, numbers) - means) / scales
+        design[:, _NUMBERS_AT + 1] = missing
+        return design
 
     def _masked(self, design: FloatArray, field: str) -> FloatArray:
         """``design`` with ``field``'s columns as they are when the field is not recorded."""

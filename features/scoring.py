@@ -16,7 +16,7 @@ import numpy.typing as npt
 from features.catalogue import Columns, recorded_features
 from features.log_odds import logit, sigmoid
 from features.model import RiskPipeline
-from features.questions import Question, asked_cases
+from features.questions import QUESTIONS, Question, asked_cases
 from features.record import FIELD_LABELS
 from features.risk import DEFAULT_RISK_THRESHOLDS, risk_bands
 from features.setting import setting_shift
@@ -26,6 +26,14 @@ from features.urgent import fired_reasons, urgent_rules_fired
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+# Each question's answers as its field's column holds them (a choice: objects; else float64).
+_ANSWERS = {
+    question.field: np.asarray(
+        [answer.value for answer in question.answers],
+        dtype=object if question.kind == "choice" else np.float64,
+    )
+    for question in QUESTIONS
+}
 # Cases whose variants are scored together: up to ~120 variants each, so a block stays ~0.2 GB.
 DETAIL_BLOCK = 2_000
 
@@ -124,22 +132,25 @@ def score_cases(
     probability = sigmoid(log_odds)
     bands = risk_bands(probability, thresholds)
     fired = urgent_rules_fired(rows)
+    own = np.ascontiguousarray(matrix[:n]) if variants is not None else matrix
+    extra: dict[str, Any] = {}
+    if explain:
+        base, contributions = classifier.explain(own)
+        extra |= {"base_value": base + shift, "contributions": contributions}
     scores = Scores(
         probability=probability[:n],
         risk_band=bands[:n],
         urgent_fired=fired[:n],
         prevalence=prevalence,
-        matrix=np.ascontiguousarray(matrix[:n]) if variants is not None else matrix,
+        matrix=own,
         values=values[:n].copy() if variants is not None else values,
+        **extra,
     )
-    extra: dict[str, Any] = {}
-    if explain:
-        base, contributions = classifier.explain(scores.matrix)
-        extra |= {"base_value": base + shift, "contributions": contributions}
-    if variants is not None:
-        varied = (probability[n:], bands[n:], fired[n:].any(axis=1))
-        extra |= _detail_and_questions(scorer, columns, scores, log_odds[:n], variants, varied)
-    return Scores(**{**scores.__dict__, **extra}) if extra else scores
+    if variants is None:
+        return scores
+    varied = (probability[n:], bands[n:], fired[n:].any(axis=1))
+    detail_ = _detail_and_questions(scorer, columns, scores, log_odds[:n], variants, varied)
+    return Scores(**{**scores.__dict__, **detail_})
 
 
 def _concatenate(blocks: list[Scores]) -> Scores:
@@ -204,7 +215,7 @@ class _Variants:
             out[name][n : n + len(filled)] = values
         row = n + len(filled)
         for question, cases in asked:
-            answers = np.asarray([a.value for a in question.answers], out[question.field].dtype)
+            answers = _ANSWERS[question.field]
             end = row + len(cases) * len(answers)
             out[question.field][row:end] = np.tile(answers, len(cases))
             row = end

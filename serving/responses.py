@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,77 +61,97 @@ def explain_cases(
     )
     if observe is not None:  # the drift window (serving.monitoring) sees the scoring core's arrays
         observe(scores)
-    identity = model.identity.as_response()
     assert scores.contributions is not None and scores.recorded is not None
     # Words for people: only recorded findings, so an unrecorded one is never stated as one.
     reasons = case_reasons(scores.contributions, scores.values, scores.recorded, records)
-    urgent = scores.urgent_reasons()  # the safety rules' reasons, once for the whole list
+    laid = _Laid.of(scores)
+    identity = model.identity.as_response()
     return [
         {
-            **_prediction(scores, i, record, setting, identity, next_questions, urgent[i]),
+            "probability": laid.probability[i],
+            "risk_band": laid.bands[i],
+            "interval": laid.interval(i),
+            "urgent": {"flag": bool(laid.urgent[i]), "reasons": list(laid.urgent[i])},
+            "explanation": laid.explanation(i, record),
+            "unrecorded": {
+                "fields": list(scores.unrecorded_fields[i]),
+                "low": laid.unrecorded_low[i],
+                "high": laid.unrecorded_high[i],
+            },
+            "next_questions": scores.next_questions[i] if next_questions else [],
+            "setting": setting,
+            "prevalence": scores.prevalence,
+            "model": identity,
             "reasons": reasons[i],
         }
         for i, record in enumerate(records)
     ]
 
 
-def _prediction(
-    scores: Scores,
-    i: int,
-    record: dict[str, Any],
-    setting: str | None,
-    identity: dict[str, str | None],
-    next_questions: int,
-    urgent: tuple[str, ...],
-) -> dict[str, Any]:
-    reasons = list(urgent)
-    return {
-        "probability": float(scores.probability[i]),
-        "risk_band": str(scores.risk_band[i]),
-        "interval": _interval(scores, i),
-        "urgent": {"flag": bool(reasons), "reasons": reasons},
-        "explanation": _explanation(scores, i, record),
-        "unrecorded": {
-            "fields": list(scores.unrecorded_fields[i]),
-            "low": float(scores.unrecorded_low[i]),  # type: ignore[index]
-            "high": float(scores.unrecorded_high[i]),  # type: ignore[index]
-        },
-        "next_questions": scores.next_questions[i] if next_questions else [],
-        "setting": setting,
-        "prevalence": scores.prevalence,
-        "model": identity,
-    }
+@dataclass(frozen=True)
+class _Laid:
+    """The scoring core's arrays as plain lists, converted once for the whole list of cases: the
+    layout then only indexes them (a 1000-case batch: ~40,000 contributions)."""
 
+    scores: Scores
+    probability: list[float]
+    bands: list[str]
+    urgent: list[tuple[str, ...]]  # the safety rules' reasons, once for the whole list
+    base_value: list[float]
+    shares: list[list[float]]
+    order: list[list[int]]  # by |contribution|, the largest first
+    values: list[list[float | int | None]]
+    recorded: list[list[bool]]
+    unrecorded_low: list[float]
+    unrecorded_high: list[float]
 
-def _interval(scores: Scores, i: int) -> dict[str, Any] | None:
-    if scores.interval_low is None or scores.interval_high is None:
-        return None  # a model trained without an evidence ensemble
-    return {
-        "low": float(scores.interval_low[i]),
-        "high": float(scores.interval_high[i]),
-        "level": scores.interval_level,
-        "method": scores.interval_method,
-    }
+    @staticmethod
+    def of(scores: Scores) -> _Laid:
+        assert scores.base_value is not None and scores.contributions is not None
+        assert scores.recorded is not None
+        assert scores.unrecorded_low is not None and scores.unrecorded_high is not None
+        contributions = scores.contributions
+        return _Laid(
+            scores=scores,
+            probability=scores.probability.tolist(),
+            bands=scores.risk_band.tolist(),
+            urgent=scores.urgent_reasons(),
+            base_value=scores.base_value.tolist(),
+            shares=contributions.tolist(),
+            order=np.argsort(-np.abs(contributions), axis=1, kind="stable").tolist(),
+            values=[[_value(x) for x in row] for row in scores.values.tolist()],
+            recorded=scores.recorded.tolist(),
+            unrecorded_low=scores.unrecorded_low.tolist(),
+            unrecorded_high=scores.unrecorded_high.tolist(),
+        )
 
+    def interval(self, i: int) -> dict[str, Any] | None:
+        """The evidence interval of case ``i``; None for a model trained without its ensemble."""
+        low, high = self.scores.interval_low, self.scores.interval_high
+        if low is None or high is None:
+            return None
+        return {
+            "low": float(low[i]),
+            "high": float(high[i]),
+            "level": self.scores.interval_level,
+            "method": self.scores.interval_method,
+        }
 
-def _explanation(scores: Scores, i: int, record: dict[str, Any]) -> dict[str, Any]:
-    assert scores.base_value is not None and scores.contributions is not None
-    assert scores.recorded is not None
-    share = scores.contributions[i].tolist()
-    values, recorded = scores.values[i].tolist(), scores.recorded[i].tolist()
-    order = np.argsort(-np.abs(scores.contributions[i]), kind="stable").tolist()
-    return {
-        "space": "log_odds",
-        "base_value": float(scores.base_value[i]),
-        "contributions": [
-            {
-                "feature": FEATURE_NAMES[j],
-                "label": _LABELS[j] if recorded[j] else _UNRECORDED_LABELS[j],
-                "value": _value(values[j]),
-                "inputs": {name: record[name] for name in _INPUTS[j]},
-                "recorded": recorded[j],
-                "contribution": share[j],
-            }
-            for j in order
-        ],
-    }
+    def explanation(self, i: int, record: dict[str, Any]) -> dict[str, Any]:
+        """Case ``i``'s contributions, the largest first, each with the inputs it read."""
+        share, values, recorded = self.shares[i], self.values[i], self.recorded[i]
+        return {
+            "space": "log_odds",
+            "base_value": self.base_value[i],
+            "contributions": [
+                {
+                    "feature": FEATURE_NAMES[j],
+                    "label": _LABELS[j] if recorded[j] else _UNRECORDED_LABELS[j],
+                    "value": values[j],
+                    "inputs": {name: record[name] for name in _INPUTS[j]},
+                    "recorded": recorded[j],
+                    "contribution": share[j],
+                }
+                for j in self.order[i]
+            ],
+        }

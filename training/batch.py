@@ -31,6 +31,7 @@ from training.data import CaseFileError, validate_case_frame
 
 INPUT_SUFFIXES = (".parquet", ".csv")
 CHUNK_ROWS = 100_000
+CONTRIBUTION_COLUMNS = [f"contribution_{name}" for name in FEATURE_NAMES]
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,11 @@ def score_frame(pipeline: RiskPipeline, cases: pd.DataFrame, options: ScoreOptio
         out["next_question"] = [q[0]["field"] if q else "" for q in scores.next_questions]
     if scores.base_value is not None and scores.contributions is not None:
         out["base_value"] = scores.base_value
-        for j, name in enumerate(FEATURE_NAMES):
-            out[f"contribution_{name}"] = scores.contributions[:, j]
+        # One block of columns, not 41 insertions (each one copies the frame's blocks).
+        shares = pd.DataFrame(
+            scores.contributions, columns=CONTRIBUTION_COLUMNS, index=out.index, copy=False
+        )
+        out = pd.concat([out, shares], axis=1)
     return out
 
 
