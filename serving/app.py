@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.slot = slot
     app.state.reloader = None
     app.state.drift_monitor = drift_monitor
+    app.state.scoring = predict.Scoring()
     app.state.audit = AuditLog(settings.audit_log, metrics) if settings.audit_log else None
     install_error_handlers(app)
     for router in (health.router, predict.router, model.router, admin.router):
