@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.slot = slot
     app.state.reloader = None
     app.state.drift_monitor = drift_monitor
+    app.state.scoring = predict.Scoring()
     app.state.audit = AuditLog(settings.audit_log, metrics) if settings.audit_log else None
     install_error_handlers(app)
     for router in (health.router, predict.router, model.router, admin.router):
@@ -104,6 +105,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cds_routes.router)
     app.include_router(page_routes.router)
     app.include_router(monitoring.router)
+    _document_openapi(app, keyed=bool(settings.api_keys))
+    _add_middleware(app, settings, metrics)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """Body limit, API keys when configured, and the request context around them all."""
     # Added innermost first: the request context wraps everything, so a 401 or 413 is logged too.
     app.add_middleware(
         BodyLimitMiddleware,
@@ -115,10 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             key_id: key.get_secret_value().encode() for key_id, key in settings.api_keys.items()
         }
         app.add_middleware(ApiKeyMiddleware, keys=keys, prefix=API_PREFIX)
-    _document_openapi(app, keyed=bool(settings.api_keys))
     paths = frozenset(route.path for route in iter_route_contexts(app.routes) if route.path)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, paths=paths)
-    return app
 
 
 def cds_verifier(settings: Settings) -> CdsVerifier | None:
