@@ -20,7 +20,8 @@ from features import LABEL
 from features.catalogue import FEATURE_NAMES
 from features.model import CalibratedBoostedClassifier, RiskPipeline, make_pipeline
 from features.transform import RedFlagFeatures
-from training.fit import Split
+from training.defaults import ModelKind
+from training.fit import Split, make_classifier
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -132,7 +133,7 @@ def fit_boosted_on_dask(
     import xgboost.dask as xgb_dask
     from xgboost.collective import Config
 
-    pipeline = make_pipeline(CalibratedBoostedClassifier(random_state=seed, **(params or {})))
+    pipeline = make_pipeline(make_classifier(ModelKind.xgboost, seed, params))
     classifier: CalibratedBoostedClassifier = pipeline.named_steps["classifier"]
     cases = cases.persist()
     engineered = cases.map_partitions(_engineered).persist()

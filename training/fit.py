@@ -14,7 +14,7 @@ from sklearn.model_selection import train_test_split
 from features import LABEL
 from features.baselines import LogisticRedFlagClassifier, RedFlagScoreClassifier
 from features.model import CalibratedBoostedClassifier, ProgressFn, RiskPipeline, make_pipeline
-from training.defaults import MIN_CASES_PER_CLASS, ModelKind
+from training.defaults import MIN_CASES_PER_CLASS, XGBOOST_DEFAULTS, ModelKind
 
 TUNABLE_MODELS = (ModelKind.xgboost, ModelKind.logistic)
 SCORE_OF_BASELINE = {
@@ -67,7 +67,7 @@ def make_classifier(model: str, seed: int, params: dict[str, Any] | None = None)
     """The final, explainable pipeline step for ``model`` (a ``ModelKind``)."""
     params = dict(params or {})
     if model == ModelKind.xgboost:
-        return CalibratedBoostedClassifier(random_state=seed, **params)
+        return CalibratedBoostedClassifier(random_state=seed, **{**XGBOOST_DEFAULTS, **params})
     if model == ModelKind.logistic:
         return LogisticRedFlagClassifier(**params)
     if model in SCORE_OF_BASELINE:

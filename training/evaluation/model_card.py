@@ -20,6 +20,8 @@ MODEL_DESCRIPTIONS = {
     "from each red flag's clinical direction (a +1 flag not recorded is given a value between "
     "absent and present, so recording it present never lowers the estimate and recording it "
     "absent never raises it; flags without a direction keep XGBoost's own missing-value handling), "
+    "never splitting on the `ignored_features` (by default the pain score, whose link to cancer "
+    "only the simulator makes; docs/models.md), "
     "early-stopped and Platt-recalibrated on the validation split; explained with exact "
     "TreeSHAP scaled by the recalibration slope.",
     "logistic": "L2 logistic regression on the same engineered red flags (a +1 flag not recorded "
