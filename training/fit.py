@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -56,11 +57,16 @@ def split_cases(cases: pd.DataFrame, seed: int) -> Split:
             f"need at least {MIN_CASES_PER_CLASS} cases of each class to split, "
             f"got {int(counts.get(1, 0))} positive and {int(counts.get(0, 0))} negative"
         )
-    rest, test = train_test_split(cases, test_size=0.2, stratify=cases[LABEL], random_state=seed)
-    train, validation = train_test_split(
-        rest, test_size=0.25, stratify=rest[LABEL], random_state=seed + 1
+    # Split row numbers, not the frame: the same rows (the splitter only sees the labels), and
+    # the cases are copied once into their part rather than twice.
+    labels = cases[LABEL].to_numpy()
+    rest, test = train_test_split(
+        np.arange(len(cases)), test_size=0.2, stratify=labels, random_state=seed
     )
-    return Split(train, validation, test)
+    train, validation = train_test_split(
+        rest, test_size=0.25, stratify=labels[rest], random_state=seed + 1
+    )
+    return Split(cases.iloc[train], cases.iloc[validation], cases.iloc[test])
 
 
 def make_classifier(model: str, seed: int, params: dict[str, Any] | None = None) -> Any:

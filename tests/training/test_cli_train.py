@@ -37,7 +37,8 @@ def test_train_prints_run_version_alias_and_metrics(
 ) -> None:
     monkeypatch.setenv("REDFLAG_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    result = runner.invoke(app, ["train", "--n-cases", "5000", "--setting", "oncology"])
+    args = ["--n-cases", "5000", "--setting", "oncology", "--interval-members", "0"]
+    result = runner.invoke(app, ["train", *args])
     assert result.exit_code == 0, result.output
     assert "version:  1" in result.output and "alias:    champion" in result.output
     assert "auroc" in result.output

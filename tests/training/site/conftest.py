@@ -44,8 +44,10 @@ def site_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteStore]:
         patch.setenv("REDFLAG_HOME", str(home))
         from training.tracking import connect
 
+        # No evidence interval: the site commands never read it, and its eight members (a
+        # 100,000-case cohort each) took longer than the model itself.
         options = TrainOptions(
             n_cases=100_000, seed=7, setting="emergency", n_bootstrap=100,
-            params={"learning_rate": 0.15},
+            params={"learning_rate": 0.15}, interval_members=0,
         )  # fmt: skip
         yield SiteStore(home, connect(), train(options), files)
