@@ -92,7 +92,9 @@ def _as_enum(values: Any) -> npt.NDArray[np.object_]:
         if isinstance(values.dtype, pd.StringDtype):
             # Every value is already a str: one conversion, not a Python call per cell (half
             # the derivation's time at 200k cases).
-            return values.to_numpy(dtype=object, na_value=None)
+            choices = values.to_numpy(dtype=object)
+            choices[values.isna().to_numpy()] = None
+            return choices
         return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
     return np.array([None if v is None else str(v) for v in values], dtype=object)
 
