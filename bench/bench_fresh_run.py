@@ -54,7 +54,7 @@ def first_answer(folder: Path, port: int) -> dict[str, float]:
         while time.perf_counter() - begin < TIMEOUT_S:
             if process.poll() is not None:
                 raise RuntimeError(f"make run exited with {process.returncode}; see the log")
-            if installed is None and (clone / ".venv" / ".installed").exists():
+            if installed is None and (clone / ".venv" / ".installed-run").exists():
                 installed = time.perf_counter() - begin
             if status_of(url, body) == 200:
                 answered = time.perf_counter() - begin
