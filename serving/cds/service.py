@@ -42,6 +42,9 @@ def discovery() -> dict[str, Any]:
 class FhirAuthorization(BaseModel):
     """The bearer token a CDS client lends for its FHIR server."""
 
+    # Strict: JSON's false is no lifetime and 300 is no token (found by the API fuzzing).
+    model_config = ConfigDict(strict=True)
+
     access_token: str = Field(min_length=1)
     token_type: str = "Bearer"
     expires_in: int | None = None

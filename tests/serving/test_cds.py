@@ -166,6 +166,19 @@ def test_without_prefetch_the_data_is_fetched_with_the_token(
     assert "Previous prostate cancer" in card["detail"]
 
 
+@pytest.mark.parametrize(
+    "auth",
+    [{"access_token": "t", "expires_in": False}, {"access_token": 300}, {"access_token": ""}],
+)
+def test_a_malformed_fhir_authorization_is_422_naming_it(
+    client: TestClient, auth: dict[str, Any]
+) -> None:
+    call = cds_call({}, fhirServer="http://127.0.0.1:9", fhirAuthorization=auth)
+    response = client.post(SERVICE, json=call)
+    assert response.status_code == 422
+    assert "fhirAuthorization" in response.text
+
+
 def test_an_unreachable_fhir_server_is_412(client: TestClient) -> None:
     call = cds_call({"patient": patient()}, fhirServer="http://127.0.0.1:9")
     assert client.post(SERVICE, json=call).status_code == 412
