@@ -133,7 +133,6 @@ def _cap_threads(pipeline: RiskPipeline, threads: int) -> None:
         booster = getattr(step, "booster_", None)  # the linear and rule baselines have none
         if booster is not None:
             booster.set_param({"nthread": threads})
-            step.n_jobs = threads  # the explanation's DMatrix is built with as many
 
 
 def _resolve(client: Any, uri: str) -> tuple[str | None, str | None, str | None, str | None, str]:
